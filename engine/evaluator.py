@@ -1,0 +1,202 @@
+"""Decide every criterion of a ruleset from bound answers; build the Determination.
+
+The durable_rules backend decides; the Python Kleene walk in ``conditions`` explains and cross-checks.
+If the two ever disagree, evaluation fails loudly (``EngineInconsistency``) instead of returning a
+result that might be a wrong "no hazard".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from engine import __version__
+from engine.answers import Answer, display
+from engine.backend_durable import DurableBackend
+from engine.binding import Bound
+from engine.checklist import Checklist
+from engine.compiler import MARKER, Compiled, Shard, compile_ruleset, encode, fact_value
+from engine.conditions import evaluate, missing, trace
+from engine.determination import (
+    OUTCOME_ZH,
+    VERDICT_ZH,
+    ChecklistInfo,
+    ConditionResult,
+    CriterionResult,
+    Determination,
+    MissingQuestion,
+    Observation,
+    RulesetInfo,
+    Summary,
+)
+from engine.hashing import ruleset_sha256
+from engine.model import Criterion, CriterionKind, Outcome, QuestionType, Ruleset
+
+
+class EngineInconsistency(RuntimeError):
+    """durable_rules and the Python evaluator disagree: a bug, never reported as a result."""
+
+
+def python_outcome(c: Criterion, answers: Mapping[str, Answer]) -> Outcome:
+    """The outcome implied by Kleene evaluation in Python (used to cross-check the backend)."""
+    if c.applies_if is not None:
+        applies = evaluate(c.applies_if, answers)
+        if applies is False:
+            return Outcome.not_applicable
+        if applies is None:
+            return Outcome.incomplete
+    hazard = evaluate(c.hazard_if, answers)
+    if hazard is True:
+        return Outcome.hazard
+    if hazard is False:
+        return Outcome.clear
+    return Outcome.judgement if c.kind == CriterionKind.judgement else Outcome.incomplete
+
+
+class Engine:
+    """Compiles rulesets once per process and evaluates answer sets against them."""
+
+    def __init__(self, backend: DurableBackend | None = None):
+        self.backend = backend or DurableBackend()
+        self._compiled: dict[str, Compiled] = {}
+
+    def compiled(self, rs: Ruleset, sha256: str | None = None) -> Compiled:
+        sha = sha256 or ruleset_sha256(rs)
+        key = f"{rs.ref}#{sha}"
+        comp = self._compiled.get(key)
+        if comp is None:
+            comp = compile_ruleset(rs, sha)
+            for shard in comp.shards:
+                self.backend.register(shard.name, shard.rules_json)
+            self._compiled[key] = comp
+        return comp
+
+    def decide(self, rs: Ruleset, answers: Mapping[str, Answer], sha256: str | None = None) -> list[Outcome]:
+        """Per-criterion outcomes as decided by durable_rules (no cross-check)."""
+        comp = self.compiled(rs, sha256)
+        fired: dict[int, set[str]] = {i: set() for i in range(len(rs.criteria))}
+        for shard in comp.shards:
+            for rule in self.backend.fire(shard.name, _fact(rs, shard, answers)):
+                hit = shard.rule_map.get(rule)
+                if hit is not None:
+                    fired[hit[0]].add(hit[1])
+        return [_combine(rs.criteria[i], fired[i]) for i in range(len(rs.criteria))]
+
+    def outcomes(self, rs: Ruleset, answers: Mapping[str, Answer], sha256: str | None = None) -> list[Outcome]:
+        """Backend outcomes, verified against the Python evaluation."""
+        decided = self.decide(rs, answers, sha256)
+        for c, got in zip(rs.criteria, decided):
+            want = python_outcome(c, answers)
+            if got != want:
+                raise EngineInconsistency(
+                    f"{rs.ref} 判定项 {c.id}: durable_rules 得出 {got.value}，Python 复核得出 {want.value}")
+        return decided
+
+    def determine(self, bound: Bound, checklist: Checklist, checklist_sha256: str, as_of: dt.date) -> Determination:
+        loaded = bound.selection.loaded
+        rs = loaded.ruleset
+        outcomes = self.outcomes(rs, bound.answers, loaded.sha256)
+        sections = {s.id: s.title for s in rs.sections}
+        results = [_criterion_result(rs, c, o, bound, sections) for c, o in zip(rs.criteria, outcomes)]
+        counts = {o.value: sum(1 for x in outcomes if x == o) for o in Outcome}
+        if counts["hazard"]:
+            verdict = "hazard"
+            text = f"存在重大事故隐患 {counts['hazard']} 项"
+        elif counts["incomplete"] or counts["judgement"]:
+            verdict = "incomplete"
+            text = f"检查未完成：{counts['incomplete'] + counts['judgement']} 项尚不能判定"
+        else:
+            verdict = "clear"
+            text = VERDICT_ZH["clear"]
+        if rs.is_partial and verdict != "hazard":
+            text += f"（本规则集仅覆盖该标准的 {len(rs.criteria)}/{rs.coverage.items_total} 项）"
+        warnings = [w.text for w in rs.warnings if as_of >= w.from_]
+        if rs.is_partial:
+            warnings.insert(0, f"本规则集仅覆盖该标准的 {len(rs.criteria)}/{rs.coverage.items_total} 项；"
+                               f"未覆盖的项目未作判定。")
+        e = checklist.enterprise
+        return Determination(
+            verdict=verdict,
+            ruleset=RulesetInfo(
+                id=rs.id, version=rs.version, sha256=loaded.sha256, title=rs.title, document=rs.document,
+                issuer=rs.issuer, effective_from=rs.effective_from, effective_until=rs.effective_until,
+                selected_because=bound.selection.reason, items_total=rs.coverage.items_total,
+                items_encoded=len(rs.criteria), not_encoded=[f"{n.item}：{n.reason}" for n in rs.coverage.not_encoded],
+                partial=rs.is_partial),
+            engine={"name": "hazard-engine", "version": __version__, "backend": "durable-rules 2.0.28"},
+            checklist=ChecklistInfo(
+                id=checklist.id, sha256=checklist_sha256, kind=checklist.kind,
+                inspection_date=checklist.inspection_date, enterprise_name=e.name, uscc=e.uscc,
+                region_code=e.region_code, industry_code=e.industry_code, address=e.address,
+                inspectors=[i.name + (f"（{i.cert_no}）" if i.cert_no else "") for i in checklist.inspectors],
+                place=checklist.place),
+            as_of=as_of,
+            criteria=results,
+            summary=Summary(total=len(outcomes), verdict_text=text, **counts),
+            warnings=warnings,
+        )
+
+
+def _combine(c: Criterion, kinds: set[str]) -> Outcome:
+    if "hazard" in kinds and "clear" in kinds or "applies" in kinds and "na" in kinds:
+        raise EngineInconsistency(f"判定项 {c.id}: 互斥规则同时触发 {sorted(kinds)}")
+    if c.applies_if is not None:
+        if "na" in kinds:
+            return Outcome.not_applicable
+        if "applies" not in kinds:
+            return Outcome.incomplete
+    if "hazard" in kinds:
+        return Outcome.hazard
+    if "clear" in kinds:
+        return Outcome.clear
+    return Outcome.judgement if c.kind == CriterionKind.judgement else Outcome.incomplete
+
+
+def _fact(rs: Ruleset, shard: Shard, answers: Mapping[str, Answer]) -> str:
+    """Fact body for one shard: only referenced, answered questions; missing answers are omitted."""
+    parts = [f'"{MARKER}":1'] + [f'"{a}":1' for a in shard.anchors]
+    for qid, names in shard.fields.items():
+        value = answers.get(qid)
+        if value is None:
+            continue
+        q = rs.question(qid)
+        if q.type == QuestionType.multi_choice:
+            parts.extend(f'"{name}":{"true" if opt in value else "false"}' for name, opt in zip(names, q.options))
+        else:
+            parts.append(f'"{names[0]}":{encode(fact_value(q, value))}')
+    return ",".join(parts)
+
+
+def _results(traces: list) -> list[ConditionResult]:
+    return [ConditionResult(question=t.question, question_text=t.question_text, observed=t.observed,
+                            op=t.op, required=t.required, held=t.held) for t in traces]
+
+
+def _criterion_result(rs: Ruleset, c: Criterion, o: Outcome, bound: Bound,
+                      sections: dict[str, str]) -> CriterionResult:
+    answers = bound.answers
+    if o == Outcome.not_applicable:
+        need: list[str] = []
+    else:
+        need = missing(c.applies_if, answers)
+        if not need and o in (Outcome.incomplete, Outcome.judgement):
+            need = missing(c.hazard_if, answers)
+    hazard_trace = [] if o == Outcome.not_applicable else trace(c.hazard_if, rs, answers)
+    involved = dict.fromkeys(t.question for t in trace(c.applies_if, rs, answers) + hazard_trace)
+    observations = [
+        Observation(question=qid, question_text=rs.question(qid).text,
+                    answer=display(rs.question(qid), answers.get(qid)),
+                    note=bound.notes.get(qid), evidence=bound.evidence.get(qid, []))
+        for qid in involved if qid in answers or qid in bound.notes or qid in bound.evidence
+    ]
+    return CriterionResult(
+        id=c.id, clause=c.clause, section=sections.get(c.section, c.section), text=c.text, kind=c.kind.value,
+        outcome=o, explanation=_results(hazard_trace), applicability=_results(trace(c.applies_if, rs, answers)),
+        missing=need,
+        missing_questions=[MissingQuestion(id=q, text=rs.question(q).text,
+                                           section=sections.get(rs.question(q).section, "")) for q in need],
+        observations=observations, guidance=c.guidance, notes=c.notes,
+    )
+
+
+__all__ = ["Engine", "EngineInconsistency", "python_outcome", "OUTCOME_ZH"]

@@ -1,0 +1,26 @@
+"""Canonical content hashes: stable across formatting, changing with any change of meaning."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from engine.model import Ruleset
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def sha256_of(data: Any) -> str:
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+
+def ruleset_sha256(rs: Ruleset) -> str:
+    """Hash of the validated model (YAML comments, key order and quoting do not change it); cached."""
+    cached = rs.__pydantic_private__.get("_sha256") if rs.__pydantic_private__ else None
+    if cached is None:
+        cached = sha256_of(rs.model_dump(mode="json", by_alias=True))
+        rs._sha256 = cached
+    return cached
