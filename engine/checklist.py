@@ -84,6 +84,7 @@ class Checklist(Strict):
     notes: dict[str, str] = Field(default_factory=dict, description="问题编号 → 现场情况说明")
     evidence: dict[str, list[Evidence]] = Field(default_factory=dict, description="问题编号 → 证据")
     remarks: str | None = None
+    guide: dict[str, str] | None = Field(None, description="问题编号 → 问题说明（由 hazard template 生成，供填写参考；引擎不读取）")
 
     @model_validator(mode="after")
     def _inspection_needs_inspectors(self) -> Checklist:

@@ -31,10 +31,11 @@ from engine.model import (
     QuestionType,
     Ruleset,
 )
-from engine.conditions import at_least_combos, children, leaf_questions, leaves
+from engine.conditions import at_least_combos, children, leaf_questions, leaves, operand_questions
 
 MAX_FIELDS_PER_SHARD = 200  # durable: 252 user fields per fact, minus anchors and markers
-MAX_LEAVES_PER_BUCKET = 40  # durable: 64 simultaneous alpha matches under one node, 511 children
+MAX_LOAD_PER_BUCKET = 40  # alpha nodes below one anchor (durable's alpha walk stack holds 64)
+MAX_BUCKETS_PER_SHARD = 8  # anchors all match at once: 8 + 1 sentinel + 40 < 64
 MAX_EXPR_COST = 30  # durable: 32 entries in a rule's expression sequence (error 113)
 SENTINEL = "__sentinel"
 MARKER = "__cl"
@@ -47,6 +48,15 @@ class CompileError(Exception):
     """The ruleset cannot be compiled within durable_rules' limits (a ruleset author must simplify)."""
 
 
+@dataclass(frozen=True)
+class RuleInfo:
+    criterion: int  # index into Ruleset.criteria
+    kind: str  # hazard | clear | applies | na
+    part: int
+    parts: int
+    mode: str  # "any": one part firing suffices; "all": every part must fire
+
+
 @dataclass
 class Shard:
     """One durable_rules ruleset: a subset of criteria and the fields its fact carries."""
@@ -56,7 +66,7 @@ class Shard:
     criteria: list[int]  # indices into Ruleset.criteria
     fields: dict[str, list[str]]  # question id → fact field names
     anchors: list[str]
-    rule_map: dict[str, tuple[int, str]] = field(default_factory=dict)  # rule name → (criterion index, kind)
+    rule_map: dict[str, RuleInfo] = field(default_factory=dict)
 
 
 @dataclass
@@ -161,7 +171,15 @@ class _Ctx:
         f = self.fname(qid)
         rhs = self.operand(qid, v)
         t: Test = {f: rhs} if op == "eq" else {DR_OP[op]: {f: rhs}}
-        return ("test", encode(t), isinstance(v, (QRef, Arith)))
+        node: Node = ("test", encode(t), isinstance(v, (QRef, Arith)))
+        refs = list(dict.fromkeys(operand_questions(v)))
+        if not refs:
+            return node
+        # durable_rules matches EVERY comparison whose $m reference names a missing field (measured:
+        # {a: 0} matches a > $m.b, a <= $m.b and a == $m.b alike). Guard each referenced answer with
+        # an existence test, so a missing operand leaves the comparison undecided (Kleene unknown).
+        guards = [("test", encode({"$ex": {self.fname(r): 1}}), False) for r in refs]
+        return ("and", [*guards, node])
 
     def leaf(self, c: Compare, positive: bool) -> Node:
         op = c.op if positive else NEG.get(c.op, c.op)
@@ -213,8 +231,9 @@ def _dedupe_nodes(nodes: list[Node]) -> list[Node]:
     return out
 
 
-def _leaf_count(n: Node) -> int:
-    return 1 if n[0] == "test" else sum(_leaf_count(k) for k in n[1])
+def _load(n: Node) -> int:
+    """Alpha nodes a rule hangs below its anchor (tests plus the forward node of each 'or')."""
+    return 1 if n[0] == "test" else (1 if n[0] == "or" else 0) + sum(_load(k) for k in n[1])
 
 
 def _expr_cost(n: Node) -> int:
@@ -224,35 +243,54 @@ def _expr_cost(n: Node) -> int:
     return 2 + sum(_expr_cost(k) for k in n[1])
 
 
+def _fits(n: Node) -> bool:
+    return _expr_cost(("and", [("test", "{}", False), n])) <= MAX_EXPR_COST and _load(n) <= MAX_LOAD_PER_BUCKET
+
+
 def _to_json(n: Node) -> Any:
     if n[0] == "test":
         return json.loads(n[1])
     return {"$and" if n[0] == "and" else "$or": [_to_json(k) for k in n[1]]}
 
 
-def _split(n: Node) -> list[Node]:
-    """Split a rule whose expression is too large: the branches of a top-level 'or' become rules."""
-    if _expr_cost(("and", [("test", "{}", False), n])) <= MAX_EXPR_COST:
-        return [n]
-    if n[0] != "or":
-        raise CompileError("条件过于复杂（durable_rules 单条规则最多 31 个表达式）")
+def split_rule(n: Node) -> tuple[list[Node], str]:
+    """Split a rule too large for one durable rule into parts.
+
+    A top-level 'or' splits into rules of which ANY firing means the condition holds; a top-level
+    'and' splits into rules that must ALL fire. Returns (parts, "any" | "all").
+    """
+    if _fits(n):
+        return [n], "any"
+    if n[0] == "test":
+        raise CompileError("条件过于复杂")
+    mode = "any" if n[0] == "or" else "all"
     parts: list[Node] = []
     current: list[Node] = []
     for k in n[1]:
+        if not _fits(k):
+            raise CompileError("条件过于复杂（嵌套层次过深，超出 durable_rules 单条规则的限制）；请拆分为更简单的条件")
         trial = current + [k]
-        if current and _expr_cost(("and", [("test", "{}", False), ("or", trial)])) > MAX_EXPR_COST:
-            parts.append(_mk("or", current))
+        if current and not _fits(_mk(n[0], trial)):
+            parts.append(_mk(n[0], current))
             current = [k]
         else:
             current = trial
-    parts.append(_mk("or", current))
-    out: list[Node] = []
-    for p in parts:
-        out.extend(_split(p) if p[0] != "or" or len(p[1]) > 1 else [p])
-    return out
+    parts.append(_mk(n[0], current))
+    return parts, mode
 
 
 # ---------------------------------------------------------------- shards, buckets, rules
+
+
+@dataclass
+class _Rule:
+    name: str
+    criterion: int
+    kind: str
+    node: Node
+    part: int
+    parts: int
+    mode: str
 
 
 def _criterion_fields(rs: Ruleset, ctx: _Ctx, i: int) -> dict[str, list[str]]:
@@ -267,61 +305,98 @@ def _criterion_fields(rs: Ruleset, ctx: _Ctx, i: int) -> dict[str, list[str]]:
     return out
 
 
-def compile_ruleset(rs: Ruleset, sha256: str) -> Compiled:
-    """Compile into one or more shards; raises ``CompileError`` naming the criterion at fault."""
-    ctx = _Ctx(rs)
-    groups: list[tuple[list[int], dict[str, list[str]]]] = []
-    for i in range(len(rs.criteria)):
-        fields = _criterion_fields(rs, ctx, i)
-        if sum(len(v) for v in fields.values()) > MAX_FIELDS_PER_SHARD:
-            raise CompileError(f"判定项 {rs.criteria[i].id} 涉及的问题过多（超过 {MAX_FIELDS_PER_SHARD} 个字段）")
-        if groups:
-            merged = {**groups[-1][1], **fields}
-            if sum(len(v) for v in merged.values()) <= MAX_FIELDS_PER_SHARD:
-                groups[-1][0].append(i)
-                groups[-1][1].update(fields)
-                continue
-        groups.append(([i], dict(fields)))
-    base = f"{rs.id}@{rs.version}#{sha256[:12]}"
-    shards = [_shard(rs, ctx, f"{base}/s{k}", crit, fields) for k, (crit, fields) in enumerate(groups)]
-    return Compiled(rs.ref, sha256, shards)
+def _criterion_rules(rs: Ruleset, ctx: _Ctx, i: int) -> list[_Rule]:
+    c = rs.criteria[i]
+    pairs = [("h", c.hazard_if, True), ("c", c.hazard_if, False)]
+    if c.applies_if is not None:
+        pairs += [("a", c.applies_if, True), ("n", c.applies_if, False)]
+    out = []
+    for kind, cond, positive in pairs:
+        try:
+            parts, mode = split_rule(ctx.nnf(cond, positive))
+        except CompileError as exc:
+            raise CompileError(f"判定项 {c.id}：{exc}") from None
+        for j, node in enumerate(parts):
+            suffix = "" if len(parts) == 1 else f".{j}"
+            out.append(_Rule(f"c{i}{kind}{suffix}", i, KINDS[kind], node, j, len(parts), mode))
+    return out
 
 
-def _shard(rs: Ruleset, ctx: _Ctx, name: str, crit: list[int], fields: dict[str, list[str]]) -> Shard:
-    rule_nodes: list[tuple[str, int, str, Node]] = []
-    for i in crit:
-        c = rs.criteria[i]
-        pairs = [("h", c.hazard_if, True), ("c", c.hazard_if, False)]
-        if c.applies_if is not None:
-            pairs += [("a", c.applies_if, True), ("n", c.applies_if, False)]
-        for kind, cond, positive in pairs:
-            try:
-                pieces = _split(ctx.nnf(cond, positive))
-            except CompileError as exc:
-                raise CompileError(f"判定项 {c.id}：{exc}") from None
-            for j, node in enumerate(pieces):
-                if _leaf_count(node) > MAX_LEAVES_PER_BUCKET:
-                    raise CompileError(f"判定项 {c.id} 的条件含 {_leaf_count(node)} 个比较，超过上限 {MAX_LEAVES_PER_BUCKET}")
-                suffix = "" if len(pieces) == 1 else f".{j}"
-                rule_nodes.append((f"c{i}{kind}{suffix}", i, KINDS[kind], node))
-    # bucket anchors: each bucket's rules hang at most MAX_LEAVES_PER_BUCKET tests below its anchor
-    buckets: list[list[tuple[str, int, str, Node]]] = [[]]
+def _buckets(rules: list[_Rule]) -> list[list[_Rule]]:
+    buckets: list[list[_Rule]] = [[]]
     load = 0
-    for rule in rule_nodes:
-        size = _leaf_count(rule[3])
-        if load + size > MAX_LEAVES_PER_BUCKET and buckets[-1]:
+    for rule in rules:
+        size = _load(rule.node)
+        if load + size > MAX_LOAD_PER_BUCKET and buckets[-1]:
             buckets.append([])
             load = 0
         buckets[-1].append(rule)
         load += size
+    return buckets
+
+
+def compile_ruleset(rs: Ruleset, sha256: str) -> Compiled:
+    """Compile into one or more shards; raises ``CompileError`` naming the criterion at fault.
+
+    A shard (one durable ruleset, one fact, one assert) holds criteria while its fact stays under
+    MAX_FIELDS_PER_SHARD fields and its rules fit in MAX_BUCKETS_PER_SHARD anchor buckets. durable's
+    alpha walk keeps every matching node on a 64-entry stack: all anchors of a shard match at once, then
+    at most one bucket's nodes, so anchors + sentinel + bucket load stays below 64.
+    """
+    ctx = _Ctx(rs)
+    groups: list[tuple[list[int], dict[str, list[str]], list[_Rule]]] = []
+    for i in range(len(rs.criteria)):
+        fields = _criterion_fields(rs, ctx, i)
+        rules = _criterion_rules(rs, ctx, i)
+        if sum(len(v) for v in fields.values()) > MAX_FIELDS_PER_SHARD:
+            raise CompileError(f"判定项 {rs.criteria[i].id} 涉及的问题过多（超过 {MAX_FIELDS_PER_SHARD} 个字段）")
+        if groups:
+            crit, have, have_rules = groups[-1]
+            merged = {**have, **fields}
+            if (sum(len(v) for v in merged.values()) <= MAX_FIELDS_PER_SHARD
+                    and len(_buckets(have_rules + rules)) <= MAX_BUCKETS_PER_SHARD):
+                crit.append(i)
+                have.update(fields)
+                have_rules.extend(rules)
+                continue
+        groups.append(([i], dict(fields), list(rules)))
+    base = f"{rs.id}@{rs.version}#{sha256[:12]}"
+    shards = [_shard(f"{base}/s{k}", crit, fields, rules) for k, (crit, fields, rules) in enumerate(groups)]
+    return Compiled(rs.ref, sha256, shards)
+
+
+def _shard(name: str, crit: list[int], fields: dict[str, list[str]], rule_list: list[_Rule]) -> Shard:
+    buckets = _buckets(rule_list)
     rules: dict[str, Any] = {SENTINEL: {"all": [{"m": {"$ex": {MARKER: 1}}}]}}
-    rule_map: dict[str, tuple[int, str]] = {}
+    rule_map: dict[str, RuleInfo] = {}
     anchors = [f"__b{k}" for k in range(len(buckets))]
     for k, bucket in enumerate(buckets):
         anchor = ("test", encode({anchors[k]: 1}), False)
-        for rname, i, kind, node in bucket:
-            rules[rname] = {"all": [{"m": _to_json(_mk("and", [anchor, node]))}]}
-            rule_map[rname] = (i, kind)
+        for r in bucket:
+            rules[r.name] = {"all": [{"m": _to_json(_mk("and", [anchor, r.node]))}]}
+            rule_map[r.name] = RuleInfo(r.criterion, r.kind, r.part, r.parts, r.mode)
     if len(anchors) + sum(len(v) for v in fields.values()) + 3 > 252:
         raise CompileError(f"{name}: 事实字段超过 durable_rules 的 252 个上限")
     return Shard(name, encode(rules), crit, fields, anchors, rule_map)
+
+
+def fired_kinds(shard_hits: list[tuple[Shard, list[str]]], n_criteria: int) -> list[set[str]]:
+    """Which rule kinds hold per criterion, given the rule names each shard fired.
+
+    A kind split into "all" parts holds only when every part fired; "any" parts when one fired.
+    """
+    seen: dict[tuple[int, str], set[int]] = {}
+    info: dict[tuple[int, str], RuleInfo] = {}
+    for shard, names in shard_hits:
+        for name in names:
+            r = shard.rule_map.get(name)
+            if r is None:
+                continue
+            seen.setdefault((r.criterion, r.kind), set()).add(r.part)
+            info[(r.criterion, r.kind)] = r
+    out: list[set[str]] = [set() for _ in range(n_criteria)]
+    for key, parts in seen.items():
+        r = info[key]
+        if r.mode == "any" or len(parts) == r.parts:
+            out[key[0]].add(key[1])
+    return out

@@ -15,7 +15,7 @@ from engine.answers import Answer, display
 from engine.backend_durable import DurableBackend
 from engine.binding import Bound
 from engine.checklist import Checklist
-from engine.compiler import MARKER, Compiled, Shard, compile_ruleset, encode, fact_value
+from engine.compiler import MARKER, Compiled, Shard, compile_ruleset, encode, fact_value, fired_kinds
 from engine.conditions import evaluate, missing, trace
 from engine.determination import (
     OUTCOME_ZH,
@@ -74,12 +74,8 @@ class Engine:
     def decide(self, rs: Ruleset, answers: Mapping[str, Answer], sha256: str | None = None) -> list[Outcome]:
         """Per-criterion outcomes as decided by durable_rules (no cross-check)."""
         comp = self.compiled(rs, sha256)
-        fired: dict[int, set[str]] = {i: set() for i in range(len(rs.criteria))}
-        for shard in comp.shards:
-            for rule in self.backend.fire(shard.name, _fact(rs, shard, answers)):
-                hit = shard.rule_map.get(rule)
-                if hit is not None:
-                    fired[hit[0]].add(hit[1])
+        hits = [(shard, self.backend.fire(shard.name, _fact(rs, shard, answers))) for shard in comp.shards]
+        fired = fired_kinds(hits, len(rs.criteria))
         return [_combine(rs.criteria[i], fired[i]) for i in range(len(rs.criteria))]
 
     def outcomes(self, rs: Ruleset, answers: Mapping[str, Answer], sha256: str | None = None) -> list[Outcome]:
