@@ -115,10 +115,14 @@ def eval_leaf(leaf: Compare, answers: Mapping[str, Answer]) -> Truth:
         has = v in a
         return has if op == "contains" else not has
     if op == "between":
+        # Kleene AND of "low <= answer" and "answer <= high": one side false decides it even when the
+        # other bound (a question) is unanswered.
         lo, hi = (operand_value(x, answers) for x in v)
-        if lo is None or hi is None:
-            return None
-        return _num(lo) <= _num(a) <= _num(hi)
+        sides = [None if b is None else cmp for b, cmp in
+                 ((lo, lo is not None and _num(lo) <= _num(a)), (hi, hi is not None and _num(a) <= _num(hi)))]
+        if False in sides:
+            return False
+        return None if None in sides else True
     r = operand_value(v, answers)
     if r is None:
         return None
@@ -228,15 +232,46 @@ def trace(c: Condition | None, rs: Ruleset, answers: Mapping[str, Answer]) -> li
     """One entry per comparison: question, observed value (with unit), operator, required value, held."""
     if c is None:
         return []
-    out = []
-    for leaf in leaves(c):
-        q = rs.question(leaf.q)
-        observed = display(q, answers.get(leaf.q))
-        r = operand_value(leaf.value, answers) if isinstance(leaf.value, (QRef, Arith)) else None
-        required = required_text(leaf, rs)
-        if r is not None:
-            required += f"（= {_lit(float(r)) if not isinstance(r, dt.date) else r}{(' ' + q.unit) if q.unit else ''}）"
-        out.append(LeafTrace(leaf.q, q.text, observed, OP_ZH[leaf.op], required, eval_leaf(leaf, answers)))
+    return [t for leaf in leaves(c) for t in _trace_one(leaf, rs, answers)]
+
+
+def _trace_one(leaf: Compare, rs: Ruleset, answers: Mapping[str, Answer]) -> list[LeafTrace]:
+    q = rs.question(leaf.q)
+    r = operand_value(leaf.value, answers) if isinstance(leaf.value, (QRef, Arith)) else None
+    required = required_text(leaf, rs)
+    if r is not None:
+        required += f"（= {_lit(float(r)) if not isinstance(r, dt.date) else r}{(' ' + q.unit) if q.unit else ''}）"
+    return [LeafTrace(leaf.q, q.text, display(q, answers.get(leaf.q)), OP_ZH[leaf.op], required,
+                      eval_leaf(leaf, answers))]
+
+
+def justification(c: Condition, answers: Mapping[str, Answer], want: bool) -> list[Compare]:
+    """The comparisons that make ``c`` evaluate to ``want`` (the branches that decided it, not every leaf)."""
+    if isinstance(c, Compare):
+        return [c]
+    if isinstance(c, Not):
+        return justification(c.not_, answers, not want)
+    out: list[Compare] = []
+    kids = children(c)
+    if isinstance(c, All) and not want or isinstance(c, Any_) and want or isinstance(c, AtLeast):
+        for k in kids:
+            if evaluate(k, answers) is want:
+                out.extend(justification(k, answers, want))
+        return out
+    for k in kids:
+        out.extend(justification(k, answers, want))
+    return out
+
+
+def trace_leaves(leaf_list: list[Compare], rs: Ruleset, answers: Mapping[str, Answer]) -> list[LeafTrace]:
+    """Traces of the given comparisons, each once, in order."""
+    out: list[LeafTrace] = []
+    seen: set[int] = set()
+    for leaf in leaf_list:
+        if id(leaf) in seen:
+            continue
+        seen.add(id(leaf))
+        out.extend(_trace_one(leaf, rs, answers))
     return out
 
 

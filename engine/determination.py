@@ -50,7 +50,9 @@ class CriterionResult(Strict):
     text: str = Field(description="official wording, verbatim")
     kind: str
     outcome: Outcome
-    explanation: list[ConditionResult]
+    explanation: list[ConditionResult] = Field(description="every comparison of the hazard condition, evaluated")
+    reasons: list[ConditionResult] = Field(
+        description="the comparisons that decided the outcome (the branches that made it hazard / clear / not applicable)")
     applicability: list[ConditionResult]
     missing: list[str] = Field(description="question ids that must be answered to decide")
     missing_questions: list[MissingQuestion]

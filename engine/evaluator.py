@@ -16,7 +16,7 @@ from engine.backend_durable import DurableBackend
 from engine.binding import Bound
 from engine.checklist import Checklist
 from engine.compiler import MARKER, Compiled, Shard, compile_ruleset, encode, fact_value, fired_kinds
-from engine.conditions import evaluate, missing, trace
+from engine.conditions import evaluate, justification, missing, trace, trace_leaves
 from engine.determination import (
     OUTCOME_ZH,
     VERDICT_ZH,
@@ -185,9 +185,16 @@ def _criterion_result(rs: Ruleset, c: Criterion, o: Outcome, bound: Bound,
                     note=bound.notes.get(qid), evidence=bound.evidence.get(qid, []))
         for qid in involved if qid in answers or qid in bound.notes or qid in bound.evidence
     ]
+    if o == Outcome.not_applicable and c.applies_if is not None:
+        decided = justification(c.applies_if, answers, False)
+    elif o in (Outcome.hazard, Outcome.clear):
+        decided = justification(c.hazard_if, answers, o == Outcome.hazard)
+    else:
+        decided = []
     return CriterionResult(
         id=c.id, clause=c.clause, section=sections.get(c.section, c.section), text=c.text, kind=c.kind.value,
-        outcome=o, explanation=_results(hazard_trace), applicability=_results(trace(c.applies_if, rs, answers)),
+        outcome=o, explanation=_results(hazard_trace), reasons=_results(trace_leaves(decided, rs, answers)),
+        applicability=_results(trace(c.applies_if, rs, answers)),
         missing=need,
         missing_questions=[MissingQuestion(id=q, text=rs.question(q).text,
                                            section=sections.get(rs.question(q).section, "")) for q in need],

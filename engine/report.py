@@ -29,7 +29,7 @@ class Finding:
     criterion: CriterionResult
     basis: str  # 判定依据: 标准名称 + 文号 + 条款
     observed: list[str]  # 现场情况: "question: answer" lines, notes and evidence
-    conditions: list[str]  # the comparisons that held, in words
+    conditions: list[str]  # the comparisons that decided it, in words
 
 
 @dataclass
@@ -74,10 +74,15 @@ def _basis(det: Determination, c: CriterionResult) -> str:
     return f"《{det.ruleset.title}》（{det.ruleset.document}）{c.clause}"
 
 
+def _label(question_text: str) -> str:
+    """A question as a label: "是否设置…？" → "是否设置…" (so "…？：是" never prints)."""
+    return question_text.rstrip("？?：: ")
+
+
 def _observed(c: CriterionResult) -> list[str]:
     lines = []
     for o in c.observations:
-        line = f"{o.question_text}：{o.answer}"
+        line = f"{_label(o.question_text)}：{o.answer}"
         if o.note:
             line += f"（现场说明：{o.note}）"
         lines.append(line)
@@ -85,15 +90,16 @@ def _observed(c: CriterionResult) -> list[str]:
     return lines
 
 
-def _held(c: CriterionResult) -> list[str]:
-    return [f"{x.question_text}：{x.observed}（判定条件：{x.op} {x.required}）" for x in c.explanation if x.held]
+def _reasons(c: CriterionResult) -> list[str]:
+    return [f"{_label(x.question_text)}：{x.observed}（判定条件：{x.op} {x.required}{'' if x.held else '，不成立'}）"
+            for x in c.reasons]
 
 
 def ruleset_view(det: Determination) -> RulesetView:
     findings, pending = [], []
     for c in det.criteria:
         if c.outcome.value == "hazard":
-            findings.append(Finding(len(findings) + 1, c, _basis(det, c), _observed(c), _held(c)))
+            findings.append(Finding(len(findings) + 1, c, _basis(det, c), _observed(c), _reasons(c)))
     for c in det.criteria:
         if c.outcome.value in ("incomplete", "judgement"):
             pending.append(Pending(len(pending) + 1, c, _basis(det, c), OUTCOME_ZH[c.outcome.value],
