@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import Any
 
 from engine import __version__
 from engine.answers import Answer, display
@@ -59,6 +60,7 @@ class Engine:
     def __init__(self, backend: DurableBackend | None = None):
         self.backend = backend or DurableBackend()
         self._compiled: dict[str, Compiled] = {}
+        self._plans: dict[int, list[FactPlan]] = {}
 
     def compiled(self, rs: Ruleset, sha256: str | None = None) -> Compiled:
         sha = sha256 or ruleset_sha256(rs)
@@ -69,12 +71,15 @@ class Engine:
             for shard in comp.shards:
                 self.backend.register(shard.name, shard.rules_json)
             self._compiled[key] = comp
+            self._plans[id(comp)] = [_plan(rs, shard) for shard in comp.shards]
         return comp
 
     def decide(self, rs: Ruleset, answers: Mapping[str, Answer], sha256: str | None = None) -> list[Outcome]:
         """Per-criterion outcomes as decided by durable_rules (no cross-check)."""
         comp = self.compiled(rs, sha256)
-        hits = [(shard, self.backend.fire(shard.name, _fact(rs, shard, answers))) for shard in comp.shards]
+        plans = self._plans[id(comp)]
+        hits = [(shard, self.backend.fire(shard.name, _fact(plan, shard, answers)))
+                for shard, plan in zip(comp.shards, plans)]
         fired = fired_kinds(hits, len(rs.criteria))
         return [_combine(rs.criteria[i], fired[i]) for i in range(len(rs.criteria))]
 
@@ -148,16 +153,24 @@ def _combine(c: Criterion, kinds: set[str]) -> Outcome:
     return Outcome.judgement if c.kind == CriterionKind.judgement else Outcome.incomplete
 
 
-def _fact(rs: Ruleset, shard: Shard, answers: Mapping[str, Answer]) -> str:
+FactPlan = list[tuple[str, bool, list[str], tuple[str, ...], Any]]
+
+
+def _plan(rs: Ruleset, shard: Shard) -> FactPlan:
+    """Per question of a shard: (id, is multi-choice, field names, options, question) — computed once."""
+    return [(qid, rs.question(qid).type == QuestionType.multi_choice, names, rs.question(qid).options,
+             rs.question(qid)) for qid, names in shard.fields.items()]
+
+
+def _fact(plan: FactPlan, shard: Shard, answers: Mapping[str, Answer]) -> str:
     """Fact body for one shard: only referenced, answered questions; missing answers are omitted."""
     parts = [f'"{MARKER}":1'] + [f'"{a}":1' for a in shard.anchors]
-    for qid, names in shard.fields.items():
+    for qid, multi, names, options, q in plan:
         value = answers.get(qid)
         if value is None:
             continue
-        q = rs.question(qid)
-        if q.type == QuestionType.multi_choice:
-            parts.extend(f'"{name}":{"true" if opt in value else "false"}' for name, opt in zip(names, q.options))
+        if multi:
+            parts.extend(f'"{name}":{"true" if opt in value else "false"}' for name, opt in zip(names, options))
         else:
             parts.append(f'"{names[0]}":{encode(fact_value(q, value))}')
     return ",".join(parts)

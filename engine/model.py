@@ -335,9 +335,11 @@ class Ruleset(Strict):
         return self._questions()[qid]
 
     def _questions(self) -> dict[str, Question]:
-        if self._qcache is None:
-            self._qcache = {q.id: q for q in self.questions}
-        return self._qcache
+        private = self.__pydantic_private__  # direct access: pydantic's __getattr__ is slow on hot paths
+        cache = private.get("_qcache")
+        if cache is None:
+            cache = private["_qcache"] = {q.id: q for q in self.questions}
+        return cache
 
     @property
     def question_map(self) -> dict[str, Question]:

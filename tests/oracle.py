@@ -157,9 +157,15 @@ class Oracle:
             if op == "ge":
                 return a >= self._operand(qtype, v, answers)
             if op == "between":
-                lo = self._operand(qtype, v[0], answers)
-                hi = self._operand(qtype, v[1], answers)
-                return lo <= a and a <= hi
+                # docs: inclusive, "the same as `all` of `ge: low` and `le: high` (one side false
+                # decides it)" -- so each side is its own comparison and they combine by Kleene AND
+                sides = []
+                for bound, holds in ((v[0], lambda b: b <= a), (v[1], lambda b: a <= b)):
+                    try:
+                        sides.append(holds(self._operand(qtype, bound, answers)))
+                    except _Missing:
+                        sides.append(UNKNOWN)
+                return k_and(sides)
             if op in ("in", "not_in"):
                 members = [self._normal(qtype, x) for x in v]
                 found = any(a == m for m in members)

@@ -21,7 +21,7 @@ from engine.catalog import Catalog
 from engine.evaluator import Engine
 from engine.model import Arith, QRef, QuestionType, Ruleset
 from engine.ruleset_loader import load_ruleset
-from tests.oracle import comparisons, normalise_answers, oracle_outcomes
+from tests.oracle import comparisons, condition_questions, normalise_answers, oracle_outcomes
 
 ENGINE = Engine()  # one per process: durable registers each ruleset name once
 CATALOG = Catalog.from_dir()
@@ -337,19 +337,29 @@ def value_strategy(rs: Ruleset, q, pools: dict[str, set]) -> st.SearchStrategy:
 
 @lru_cache(maxsize=None)
 def answer_sets(ref: str) -> st.SearchStrategy:
+    """Whole answer sets: every question independently missing at a per-set rate, else a valid value.
+
+    Half the sets focus on one criterion: only the questions it reads are considered, which makes the
+    interesting mixes (applies, one operand answered and its partner missing, ...) far more frequent.
+    """
     rs = ALL_RULESETS[ref]
     pools = interesting_values(rs)
-    per_question = [(q.id, value_strategy(rs, q, pools)) for q in rs.questions]
+    per_question = {q.id: value_strategy(rs, q, pools) for q in rs.questions}
+    order = list(per_question)
+    focus = [tuple(dict.fromkeys(condition_questions(c.applies_if) + condition_questions(c.hazard_if)))
+             for c in rs.criteria]
 
     @st.composite
     def draw(draw_) -> dict:
-        # missing rate per answer set, so sets range from complete to nearly empty
-        rate = draw_(st.sampled_from((0, 0, 1, 2, 5, 9)))  # tenths
+        which = draw_(st.integers(-len(focus), len(focus) - 1))
+        qids = order if which < 0 else focus[which]
+        # missing rate per answer set (tenths), so sets range from complete to nearly empty
+        rate = draw_(st.sampled_from((0, 1, 2, 3, 5, 9)))
         answers = {}
-        for qid, strategy in per_question:
+        for qid in qids:
             if rate and draw_(st.integers(0, 9)) < rate:
                 continue
-            answers[qid] = draw_(strategy)
+            answers[qid] = draw_(per_question[qid])
         return answers
 
     return draw()
