@@ -26,8 +26,9 @@ TYPE_HINT = {
 class FormQuestion:
     question: Question
     options: list[str]  # boxes to tick on paper
+    checked: list[str]  # boxes already ticked from --profile
     hint: str
-    criteria: list[str]  # clauses that use it
+    criteria: str  # the clauses that use it, shortened for print
 
 
 @dataclass
@@ -88,10 +89,27 @@ def form_sections(rs: Ruleset, known: dict[str, Answer]) -> list[FormSection]:
     qs = relevant_questions(rs, known)
     sections = []
     for s in rs.sections:
-        items = [FormQuestion(q, _options(q), _hint(q), users.get(q.id, [])) for q in qs if q.section == s.id]
+        items = [FormQuestion(q, _options(q), _checked(q, known.get(q.id)), _hint(q), _clauses(users.get(q.id, [])))
+                 for q in qs if q.section == s.id]
         if items:
             sections.append(FormSection(s.id, s.title, items))
     return sections
+
+
+def _clauses(clauses: list[str]) -> str:
+    if len(clauses) <= 4:
+        return "、".join(clauses)
+    return f"{'、'.join(clauses[:3])} 等 {len(clauses)} 项"
+
+
+def _checked(q: Question, value: Answer | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, bool):
+        return ["是" if value else "否"]
+    if isinstance(value, tuple):
+        return list(value)
+    return [str(value)]
 
 
 def _options(q: Question) -> list[str]:

@@ -339,27 +339,39 @@ def value_strategy(rs: Ruleset, q, pools: dict[str, set]) -> st.SearchStrategy:
 def answer_sets(ref: str) -> st.SearchStrategy:
     """Whole answer sets: every question independently missing at a per-set rate, else a valid value.
 
-    Half the sets focus on one criterion: only the questions it reads are considered, which makes the
-    interesting mixes (applies, one operand answered and its partner missing, ...) far more frequent.
+    Half the sets focus on one criterion: only the questions it reads are considered, starting from the
+    answers of one of the ruleset's own tests that names it (so the criterion usually applies) or from
+    nothing, each question then kept, dropped or answered afresh. This makes the interesting mixes (it
+    applies, one operand answered and its partner missing, a value right at a threshold) frequent.
     """
     rs = ALL_RULESETS[ref]
     pools = interesting_values(rs)
     per_question = {q.id: value_strategy(rs, q, pools) for q in rs.questions}
     order = list(per_question)
-    focus = [tuple(dict.fromkeys(condition_questions(c.applies_if) + condition_questions(c.hazard_if)))
-             for c in rs.criteria]
+    focus = []
+    for c in rs.criteria:
+        qids = tuple(dict.fromkeys(condition_questions(c.applies_if) + condition_questions(c.hazard_if)))
+        bases = [{k: v for k, v in normalise_answers(rs, t.answers).items() if k in qids}
+                 for t in rs.tests if c.id in t.expect]
+        focus.append((qids, st.sampled_from([{}, *bases])))
 
     @st.composite
     def draw(draw_) -> dict:
-        which = draw_(st.integers(-len(focus), len(focus) - 1))
-        qids = order if which < 0 else focus[which]
+        which = draw_(st.sampled_from(range(-(len(focus) // 3) - 1, len(focus))))
         # missing rate per answer set (tenths), so sets range from complete to nearly empty
         rate = draw_(st.sampled_from((0, 1, 2, 3, 5, 9)))
+        if which < 0:
+            qids, base = order, {}
+        else:
+            qids, base = focus[which][0], draw_(focus[which][1])
         answers = {}
         for qid in qids:
             if rate and draw_(st.integers(0, 9)) < rate:
                 continue
-            answers[qid] = draw_(per_question[qid])
+            if qid in base and draw_(st.booleans()):
+                answers[qid] = base[qid]
+            else:
+                answers[qid] = draw_(per_question[qid])
         return answers
 
     return draw()
