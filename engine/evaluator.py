@@ -54,6 +54,13 @@ def python_outcome(c: Criterion, answers: Mapping[str, Answer]) -> Outcome:
     return Outcome.judgement if c.kind == CriterionKind.judgement else Outcome.incomplete
 
 
+def _described(c: Criterion, o: Outcome, answers: Mapping[str, Answer]) -> Outcome:
+    """A judgement hazard needs the inspector's description; without it the item is not yet decided."""
+    if o == Outcome.hazard and c.describe is not None and not str(answers.get(c.describe) or "").strip():
+        return Outcome.incomplete
+    return o
+
+
 class Engine:
     """Compiles rulesets once per process and evaluates answer sets against them."""
 
@@ -91,7 +98,7 @@ class Engine:
             if got != want:
                 raise EngineInconsistency(
                     f"{rs.ref} 判定项 {c.id}: durable_rules 得出 {got.value}，Python 复核得出 {want.value}")
-        return decided
+        return [_described(c, o, answers) for c, o in zip(rs.criteria, decided)]
 
     def determine(self, bound: Bound, checklist: Checklist, checklist_sha256: str, as_of: dt.date) -> Determination:
         loaded = bound.selection.loaded
@@ -190,6 +197,8 @@ def _criterion_result(rs: Ruleset, c: Criterion, o: Outcome, bound: Bound,
         need = missing(c.applies_if, answers)
         if not need and o in (Outcome.incomplete, Outcome.judgement):
             need = missing(c.hazard_if, answers)
+        if not need and o == Outcome.incomplete and c.describe is not None:
+            need = [c.describe]
     hazard_trace = [] if o == Outcome.not_applicable else trace(c.hazard_if, rs, answers)
     involved = dict.fromkeys(t.question for t in trace(c.applies_if, rs, answers) + hazard_trace)
     observations = [

@@ -254,6 +254,9 @@ class Criterion(Strict):
     applies_if: Condition | None = None
     hazard_if: Condition
     kind: CriterionKind = CriterionKind.automatic
+    describe: str | None = Field(
+        None, description="judgement criteria: a text question where the inspector describes the situation; "
+                          "a hazard without this description stays incomplete")
     guidance: str = Field(min_length=1)
     notes: str | None = None
 

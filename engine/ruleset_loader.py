@@ -103,6 +103,12 @@ class _Semantics:
                 for q in _qs(c.hazard_if)
             ):
                 self.err(base + ("hazard_if",), "判断类（judgement）判定项应以一个是/否问题记录检查人员的判断")
+            if c.describe is not None:
+                dq = self._question(c.describe, base + ("describe",), used)
+                if dq is not None and dq.type != QuestionType.text:
+                    self.err(base + ("describe",), f"describe 应引用文本（text）问题，{dq.id!r} 是 {dq.type.value}")
+                if c.kind != CriterionKind.judgement:
+                    self.err(base + ("describe",), "只有判断类（judgement）判定项可以设置 describe")
         for i, q in enumerate(rs.questions):
             if q.id not in used and not q.profile:
                 self.err(("questions", i, "id"), f"问题 {q.id!r} 未被任何判定项使用")

@@ -115,3 +115,46 @@ def test_text_question_cannot_be_in_a_condition(write_ruleset) -> None:
 def test_division_by_an_answer_is_rejected(write_ruleset) -> None:
     text = MINI.replace("{q: pressure, lt: 30}", "{q: pressure, lt: {div: [30, {q: pressure}]}}")
     assert any("除数只能是非零常数" in p.message for p in _problems(write_ruleset, text))
+
+
+JUDGEMENT = MINI.replace("""questions:
+""", """questions:
+  - {id: other_found, section: main, text: 检查人员判定存在其他重大事故隐患？, type: boolean}
+  - {id: other_desc, section: main, text: 其他重大事故隐患的具体情形, type: text}
+""").replace("""tests:
+""", """  - id: "3"
+    clause: 第三项
+    section: main
+    text: 其他重大事故隐患
+    hazard_if: {q: other_found, eq: true}
+    kind: judgement
+    describe: other_desc
+    guidance: 按检查人员意见整改。
+tests:
+  - name: 其他隐患
+    answers: {other_found: true, other_desc: 储罐区违规动火}
+    expect: {"3": hazard}
+  - name: 未说明情形
+    answers: {other_found: true}
+    expect: {"3": incomplete}
+  - name: 待判断
+    answers: {}
+    expect: {"3": judgement}
+  - name: 无其他隐患
+    answers: {other_found: false}
+    expect: {"3": clear}
+""")
+
+
+def test_judgement_criterion_needs_description(write_ruleset) -> None:
+    from engine.evaluator import Engine
+    from engine.ruleset_tests import run_tests
+
+    rs = load_ruleset(write_ruleset(JUDGEMENT))
+    report = run_tests(rs, Engine())
+    assert report.ok, report.failures
+
+
+def test_describe_must_be_a_text_question(write_ruleset) -> None:
+    text = JUDGEMENT.replace("describe: other_desc", "describe: pressure")
+    assert any("describe 应引用文本" in p.message for p in _problems(write_ruleset, text))

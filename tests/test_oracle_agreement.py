@@ -216,6 +216,7 @@ def test_synthetic_ruleset_passes_the_loader(tmp_path: Path):
 # ---------------------------------------------------------------- answer generation
 
 _EPS = (0.001, 0.5, 1.0)
+_ORDERED = (QuestionType.number, QuestionType.integer, QuestionType.date)
 _BASE = (0, 1, 2, 3, 10, 100)
 
 
@@ -319,7 +320,9 @@ def value_strategy(rs: Ruleset, q, pools: dict[str, set]) -> st.SearchStrategy:
     if t in (QuestionType.choice, QuestionType.device):
         return st.sampled_from(q.options)
     if t == QuestionType.multi_choice:
-        return st.lists(st.sampled_from(q.options), unique=True).map(tuple)
+        # each option in or out with even odds (hypothesis' own lists lean towards short ones)
+        opts = q.options
+        return st.tuples(*[st.booleans()] * len(opts)).map(lambda bits: tuple(o for o, b in zip(opts, bits) if b))
     if t == QuestionType.text:
         return st.text(max_size=5)
     if t == QuestionType.date:
@@ -348,27 +351,37 @@ def answer_sets(ref: str) -> st.SearchStrategy:
     pools = interesting_values(rs)
     per_question = {q.id: value_strategy(rs, q, pools) for q in rs.questions}
     order = list(per_question)
+    qtype = {q.id: q.type for q in rs.questions}
     focus = []
     for c in rs.criteria:
         qids = tuple(dict.fromkeys(condition_questions(c.applies_if) + condition_questions(c.hazard_if)))
         bases = [{k: v for k, v in normalise_answers(rs, t.answers).items() if k in qids}
                  for t in rs.tests if c.id in t.expect]
         focus.append((qids, st.sampled_from([{}, *bases])))
+    # criteria comparing numbers, dates or questions with each other are where the durable encoding
+    # can go wrong; give them five times the attention of plain boolean/choice criteria
+    picks: list[int] = []
+    for i, c in enumerate(rs.criteria):
+        hard = any(_operand_refs(leaf.value) or qtype[leaf.q] in _ORDERED
+                   for cond in (c.applies_if, c.hazard_if) for leaf in comparisons(cond))
+        picks.extend([i] * (5 if hard else 1))
+    picks.extend([-1] * max(1, len(picks) // 3))  # and a quarter of whole-ruleset answer sets
 
     @st.composite
     def draw(draw_) -> dict:
-        which = draw_(st.sampled_from(range(-(len(focus) // 3) - 1, len(focus))))
+        which = draw_(st.sampled_from(picks))
         # missing rate per answer set (tenths), so sets range from complete to nearly empty
-        rate = draw_(st.sampled_from((0, 1, 2, 3, 5, 9)))
         if which < 0:
+            rate = draw_(st.sampled_from((0, 1, 2, 5, 9)))
             qids, base = order, {}
         else:
+            rate = draw_(st.sampled_from((0, 1, 2, 3, 4, 5)))
             qids, base = focus[which][0], draw_(focus[which][1])
         answers = {}
         for qid in qids:
             if rate and draw_(st.integers(0, 9)) < rate:
                 continue
-            if qid in base and draw_(st.booleans()):
+            if qid in base and draw_(st.integers(0, 3)):  # keep the test's answer 3 times in 4
                 answers[qid] = base[qid]
             else:
                 answers[qid] = draw_(per_question[qid])
@@ -424,4 +437,52 @@ def test_embedded_tests_under_oracle_and_engine(ref: str):
         for c, e, o in zip(rs.criteria, engine, oracle):
             if e != o:
                 failures.append(f"{t.name} / {c.id} (not in expect): engine {e.value}, oracle {o.value}")
+    assert not failures, "\n".join(failures)
+
+
+# ---------------------------------------------------------------- deterministic neighbourhood of the embedded tests
+
+
+def _alternatives(q, pools: dict[str, set]) -> list:
+    t = q.type
+    if t == QuestionType.boolean:
+        return [True, False]
+    if t in (QuestionType.choice, QuestionType.device):
+        return list(q.options)
+    if t == QuestionType.multi_choice:
+        opts = q.options
+        return [(), opts, *[(o,) for o in opts], *[tuple(x for x in opts if x != o) for o in opts]]
+    if t in (QuestionType.number, QuestionType.integer, QuestionType.date):
+        return sorted(pools[q.id])
+    return []
+
+
+@pytest.mark.parametrize("ref", sorted(ALL_RULESETS))
+def test_neighbours_of_embedded_tests(ref: str):
+    """Every embedded test, with each answer its criteria read removed, or replaced by every
+    interesting value (options, thresholds and the values either side): engine == oracle."""
+    rs = ALL_RULESETS[ref]
+    pools = interesting_values(rs)
+    index = {c.id: i for i, c in enumerate(rs.criteria)}
+    seen: set = set()
+    failures: list[str] = []
+    for t in rs.tests:
+        base = normalise_answers(rs, t.answers)
+        qids = dict.fromkeys(q for cid in t.expect for cond in (rs.criteria[index[cid]].applies_if,
+                                                                 rs.criteria[index[cid]].hazard_if)
+                             for q in condition_questions(cond))
+        variants = []
+        for qid in qids:
+            variants.append({k: v for k, v in base.items() if k != qid})
+            variants.extend({**base, qid: alt} for alt in _alternatives(rs.question(qid), pools))
+        for answers in variants:
+            key = tuple(sorted(answers.items(), key=lambda kv: kv[0]))
+            if key in seen:
+                continue
+            seen.add(key)
+            got = ENGINE.decide(rs, answers)
+            want = oracle_outcomes(rs, answers)
+            for c, g, w in zip(rs.criteria, got, want):
+                if g != w and len(failures) < 10:
+                    failures.append(f"{c.id}: engine {g.value}, oracle {w.value}, answers {answers}")
     assert not failures, "\n".join(failures)
