@@ -36,6 +36,33 @@ class SelectionError(Exception):
     """No version fits (unknown id, unknown version, or no version in force on the date)."""
 
 
+def period_problems(items: list[Loaded]) -> list[Problem]:
+    """Versions of one ruleset id must follow each other without overlap or gap."""
+    problems: list[Problem] = []
+    by_id: dict[str, list[Loaded]] = {}
+    for x in items:
+        by_id.setdefault(x.ruleset.id, []).append(x)
+    for rid, versions in by_id.items():
+        versions.sort(key=lambda x: x.ruleset.effective_from)
+        seen: set[str] = set()
+        for x in versions:
+            if x.ruleset.version in seen:
+                problems.append(Problem(str(x.path), None, "version", f"规则集 {rid} 的版本 {x.ruleset.version} 重复"))
+            seen.add(x.ruleset.version)
+        for prev, nxt in zip(versions, versions[1:]):
+            end = prev.ruleset.effective_until
+            start = nxt.ruleset.effective_from
+            if end is None or end >= start:
+                problems.append(Problem(str(prev.path), None, "effective_until",
+                                        f"{prev.ruleset.ref} 的施行期间与 {nxt.ruleset.ref}（{start} 起）重叠："
+                                        f"应设置 effective_until: {start - dt.timedelta(days=1)}"))
+            elif end + dt.timedelta(days=1) != start:
+                problems.append(Problem(str(nxt.path), None, "effective_from",
+                                        f"{prev.ruleset.ref}（至 {end}）与 {nxt.ruleset.ref}（{start} 起）之间有空档："
+                                        f"{end + dt.timedelta(days=1)} 至 {start - dt.timedelta(days=1)} 没有施行中的版本"))
+    return problems
+
+
 class Catalog:
     """All ruleset files under a folder, validated on load."""
 
@@ -54,6 +81,7 @@ class Catalog:
             problems.extend(found)
             if rs is not None and not found:
                 items.append(Loaded(rs, path, ruleset_sha256(rs)))
+        problems.extend(period_problems(items))
         if problems:
             raise ValidationFailed(problems)
         return cls(items)

@@ -151,3 +151,13 @@ def test_every_command_has_help(capsys) -> None:
         assert info.value.code == 0
         out = capsys.readouterr().out
         assert "usage:" in out and len(out) > 120
+
+
+def test_overlapping_and_gapped_periods_are_errors(write_ruleset, capsys) -> None:
+    root = write_ruleset(MINI).parent.parent
+    write_ruleset(MINI.replace('version: "1"', 'version: "2"').replace("2024-01-01", "2025-01-01"), version="2")
+    code, _, err = run(capsys, "--rulesets", str(root), "rulesets", "list")
+    assert code == 2 and "重叠" in err and "effective_until: 2024-12-31" in err
+    write_ruleset(MINI.replace("scope: 测试", "scope: 测试\neffective_until: 2024-06-30"))
+    code, _, err = run(capsys, "--rulesets", str(root), "rulesets", "list")
+    assert code == 2 and "空档" in err and "2024-07-01 至 2024-12-31" in err
