@@ -31,7 +31,7 @@ from engine.model import (
     QuestionType,
     Ruleset,
 )
-from engine.conditions import at_least_combos, children, leaf_questions, leaves, operand_questions
+from engine.conditions import at_least_combos, children, leaf_questions, leaves
 
 MAX_FIELDS_PER_SHARD = 200  # durable: 252 user fields per fact, minus anchors and markers
 MAX_LOAD_PER_BUCKET = 40  # alpha nodes below one anchor (durable's alpha walk stack holds 64)
@@ -67,6 +67,7 @@ class Shard:
     fields: dict[str, list[str]]  # question id → fact field names
     anchors: list[str]
     rule_map: dict[str, RuleInfo] = field(default_factory=dict)
+    derived: dict[str, tuple[str, Any]] = field(default_factory=dict)  # field → (question id, operand)
 
 
 @dataclass
@@ -121,7 +122,7 @@ def field_names(index: int, q: Question) -> list[str]:
 
 
 def fact_value(q: Question, value: Any) -> Any:
-    """Typed value for the fact (numbers as floats: no integer division or int/str confusion)."""
+    """Typed value for the fact (numbers as floats: no int/str confusion in durable's comparisons)."""
     if q.type in (QuestionType.number, QuestionType.integer):
         return float(value)
     if q.type == QuestionType.date:
@@ -136,7 +137,7 @@ NEG = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "le": "gt", "gt": "le",
        "in": "not_in", "not_in": "in", "contains": "not_contains", "not_contains": "contains"}
 DR_OP = {"ne": "$neq", "lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
 
-# A node of the negation normal form: ("test", json_text, uses_field_ref) | ("and"|"or", [nodes])
+# A node of the negation normal form: ("test", json_text, False) | ("and"|"or", [nodes])
 Node = tuple
 
 
@@ -144,42 +145,35 @@ class _Ctx:
     def __init__(self, rs: Ruleset):
         self.rs = rs
         self.index = {q.id: i for i, q in enumerate(rs.questions)}
+        self._derived_names: dict[tuple[int, int], str] = {}
+        self.derived_fields: dict[str, tuple[str, Any]] = {}  # name → (question id, operand)
+        self.current_derived: set[str] = set()
 
     def fname(self, qid: str) -> str:
         return f"f{self.index[qid]}"
 
     def literal(self, qid: str, v: Any) -> Any:
-        q = self.rs.question(qid)
-        if q.type in (QuestionType.number, QuestionType.integer):
-            return float(v)
-        if q.type == QuestionType.date:
-            return v.toordinal()
-        return v
+        return fact_value(self.rs.question(qid), v)
 
-    def operand(self, qid: str, v: Any) -> Any:
-        if isinstance(v, QRef):
-            return {"$m": self.fname(v.q)}
-        if isinstance(v, Arith):
-            args = [self.operand(qid, a) if isinstance(a, (QRef, Arith)) else float(a) for a in v.args]
-            out = args[0]
-            for a in args[1:]:
-                out = {f"${v.op}": {"$l": out, "$r": a}}
-            return out
-        return self.literal(qid, v)
+    def derived(self, key: tuple[int, int], qid: str, operand: Any) -> str:
+        """A fact field holding sign(answer − operand), computed exactly by the evaluator."""
+        name = self._derived_names.get(key)
+        if name is None:
+            name = f"x{len(self._derived_names)}"
+            self._derived_names[key] = name
+            self.derived_fields[name] = (qid, operand)
+        self.current_derived.add(name)
+        return name
 
-    def test(self, qid: str, op: str, v: Any) -> Node:
-        f = self.fname(qid)
-        rhs = self.operand(qid, v)
+    def test(self, c: Compare, op: str, v: Any, side: int = 0) -> Node:
+        if isinstance(v, (QRef, Arith)):
+            # question-vs-question and arithmetic: durable compares an exact sign field with 0 (no float
+            # arithmetic in durable, no $m references: a missing operand leaves the field out = unknown)
+            f, rhs = self.derived((id(c), side), c.q, v), 0
+        else:
+            f, rhs = self.fname(c.q), self.literal(c.q, v)
         t: Test = {f: rhs} if op == "eq" else {DR_OP[op]: {f: rhs}}
-        node: Node = ("test", encode(t), isinstance(v, (QRef, Arith)))
-        refs = list(dict.fromkeys(operand_questions(v)))
-        if not refs:
-            return node
-        # durable_rules matches EVERY comparison whose $m reference names a missing field (measured:
-        # {a: 0} matches a > $m.b, a <= $m.b and a == $m.b alike). Guard each referenced answer with
-        # an existence test, so a missing operand leaves the comparison undecided (Kleene unknown).
-        guards = [("test", encode({"$ex": {self.fname(r): 1}}), False) for r in refs]
-        return ("and", [*guards, node])
+        return ("test", encode(t), False)
 
     def leaf(self, c: Compare, positive: bool) -> Node:
         op = c.op if positive else NEG.get(c.op, c.op)
@@ -187,16 +181,16 @@ class _Ctx:
         if c.op == "between":
             lo, hi = v
             if positive:
-                return ("and", [self.test(c.q, "ge", lo), self.test(c.q, "le", hi)])
-            return ("or", [self.test(c.q, "lt", lo), self.test(c.q, "gt", hi)])
+                return ("and", [self.test(c, "ge", lo, 0), self.test(c, "le", hi, 1)])
+            return ("or", [self.test(c, "lt", lo, 0), self.test(c, "gt", hi, 1)])
         if op == "in":
-            return _mk("or", [self.test(c.q, "eq", x) for x in v])
+            return _mk("or", [self.test(c, "eq", x) for x in v])
         if op == "not_in":
-            return _mk("and", [self.test(c.q, "ne", x) for x in v])
+            return _mk("and", [self.test(c, "ne", x) for x in v])
         if op in ("contains", "not_contains"):
             k = self.rs.question(c.q).options.index(v)
             return ("test", encode({f"{self.fname(c.q)}_{k}": op == "contains"}), False)
-        return self.test(c.q, op, v)
+        return self.test(c, op, v)
 
     def nnf(self, c: Condition, positive: bool) -> Node:
         """Push negation to the leaves (Kleene-sound: a negated leaf is the complementary comparison)."""
@@ -239,7 +233,7 @@ def _load(n: Node) -> int:
 def _expr_cost(n: Node) -> int:
     """Entries in durable's per-rule expression sequence (MAX_SEQUENCE_EXPRESSIONS = 32)."""
     if n[0] == "test":
-        return 1 if n[2] else 0
+        return 0
     return 2 + sum(_expr_cost(k) for k in n[1])
 
 
@@ -346,8 +340,10 @@ def compile_ruleset(rs: Ruleset, sha256: str) -> Compiled:
     ctx = _Ctx(rs)
     groups: list[tuple[list[int], dict[str, list[str]], list[_Rule]]] = []
     for i in range(len(rs.criteria)):
-        fields = _criterion_fields(rs, ctx, i)
+        ctx.current_derived = set()
         rules = _criterion_rules(rs, ctx, i)
+        fields = _criterion_fields(rs, ctx, i)
+        fields.update({name: [name] for name in sorted(ctx.current_derived)})
         if sum(len(v) for v in fields.values()) > MAX_FIELDS_PER_SHARD:
             raise CompileError(f"判定项 {rs.criteria[i].id} 涉及的问题过多（超过 {MAX_FIELDS_PER_SHARD} 个字段）")
         if groups:
@@ -362,6 +358,11 @@ def compile_ruleset(rs: Ruleset, sha256: str) -> Compiled:
         groups.append(([i], dict(fields), list(rules)))
     base = f"{rs.id}@{rs.version}#{sha256[:12]}"
     shards = [_shard(f"{base}/s{k}", crit, fields, rules) for k, (crit, fields, rules) in enumerate(groups)]
+    for shard in shards:
+        # derived sign fields are listed apart from the question fields
+        for name in [n for n in shard.fields if n in ctx.derived_fields]:
+            del shard.fields[name]
+            shard.derived[name] = ctx.derived_fields[name]
     return Compiled(rs.ref, sha256, shards)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
 from itertools import combinations
 from typing import Any
 
@@ -71,15 +73,33 @@ def questions_of(c: Condition | None) -> list[str]:
 # ---------------------------------------------------------------- evaluation
 
 
+def exact(x: Any) -> Any:
+    """Exact value for comparison: numbers as Fractions of the decimal as entered, dates as day numbers.
+
+    ``1.1 × 10`` must equal ``11`` exactly: float arithmetic would make a measured 11 "not ≥ 1.1 × 10"
+    and turn a hazard into a wrong "clear". ``repr`` of a float is the shortest decimal that reads back
+    as that float, i.e. what the inspector typed.
+    """
+    if isinstance(x, (bool, str, Fraction)):
+        return x
+    if isinstance(x, dt.date):
+        return Fraction(x.toordinal())
+    if isinstance(x, int):
+        return Fraction(x)
+    if isinstance(x, float):
+        return Fraction(Decimal(repr(x)))
+    return x
+
+
 def operand_value(v: Any, answers: Mapping[str, Answer]) -> Any:
-    """Value of an operand, or None when an answer it needs is missing."""
+    """Value of an operand (arithmetic exact, as a Fraction), or None when an answer it needs is missing."""
     if isinstance(v, QRef):
         return answers.get(v.q)
     if isinstance(v, Arith):
         vals = [operand_value(a, answers) for a in v.args]
         if any(x is None for x in vals):
             return None
-        nums = [float(x) for x in vals]
+        nums = [exact(x) for x in vals]
         if v.op == "add":
             return sum(nums[1:], nums[0])
         if v.op == "sub":
@@ -93,14 +113,13 @@ def operand_value(v: Any, answers: Mapping[str, Answer]) -> Any:
     return v
 
 
-def _num(x: Any) -> Any:
-    if isinstance(x, dt.date):
-        return x.toordinal()
-    if isinstance(x, bool):
-        return x
-    if isinstance(x, int):
-        return float(x)
-    return x
+_num = exact
+
+
+def difference_sign(answer: Any, operand: Any) -> int:
+    """sign(answer − operand), computed exactly."""
+    d = exact(answer) - exact(operand)
+    return (d > 0) - (d < 0)
 
 
 def eval_leaf(leaf: Compare, answers: Mapping[str, Answer]) -> Truth:
@@ -214,6 +233,8 @@ def required_text(leaf: Compare, rs: Ruleset) -> str:
 def _lit(x: Any) -> str:
     if isinstance(x, bool):
         return "是" if x else "否"
+    if isinstance(x, Fraction):
+        return str(x.numerator) if x.denominator == 1 else f"{float(x):.6g}"
     if isinstance(x, float):
         return f"{x:g}"
     return str(x)
@@ -240,7 +261,7 @@ def _trace_one(leaf: Compare, rs: Ruleset, answers: Mapping[str, Answer]) -> lis
     r = operand_value(leaf.value, answers) if isinstance(leaf.value, (QRef, Arith)) else None
     required = required_text(leaf, rs)
     if r is not None:
-        required += f"（= {_lit(float(r)) if not isinstance(r, dt.date) else r}{(' ' + q.unit) if q.unit else ''}）"
+        required += f"（= {_lit(r)}{(' ' + q.unit) if q.unit else ''}）"
     return [LeafTrace(leaf.q, q.text, display(q, answers.get(leaf.q)), OP_ZH[leaf.op], required,
                       eval_leaf(leaf, answers))]
 

@@ -17,7 +17,7 @@ from engine.backend_durable import DurableBackend
 from engine.binding import Bound
 from engine.checklist import Checklist
 from engine.compiler import MARKER, Compiled, Shard, compile_ruleset, encode, fact_value, fired_kinds
-from engine.conditions import evaluate, justification, missing, trace, trace_leaves
+from engine.conditions import difference_sign, evaluate, justification, missing, operand_value, trace, trace_leaves
 from engine.determination import (
     OUTCOME_ZH,
     VERDICT_ZH,
@@ -172,6 +172,10 @@ def _plan(rs: Ruleset, shard: Shard) -> FactPlan:
 def _fact(plan: FactPlan, shard: Shard, answers: Mapping[str, Answer]) -> str:
     """Fact body for one shard: only referenced, answered questions; missing answers are omitted."""
     parts = [f'"{MARKER}":1'] + [f'"{a}":1' for a in shard.anchors]
+    for name, (qid, operand) in shard.derived.items():
+        value, other = answers.get(qid), operand_value(operand, answers)
+        if value is not None and other is not None:
+            parts.append(f'"{name}":{difference_sign(value, other)}')
     for qid, multi, names, options, q in plan:
         value = answers.get(qid)
         if value is None:

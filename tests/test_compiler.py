@@ -109,3 +109,20 @@ def test_large_or_is_split_into_several_rules() -> None:
     assert engine.outcomes(rs, answers) == [Outcome.clear]  # q1 false decides pair 0; q39 false decides pair 19
     del answers["q1"]
     assert engine.outcomes(rs, answers) == [Outcome.incomplete]
+
+
+@pytest.mark.parametrize("output,capacity,expected", [
+    (11.0, 10.0, Outcome.hazard),      # 1.1 × 10 is 11.000000000000002 in floats: exactness matters
+    (10.99, 10.0, Outcome.clear),
+    (33.0, 30.0, Outcome.hazard),
+    (1.1, 1.0, Outcome.hazard),
+    (0.33, 0.3, Outcome.hazard),
+])
+def test_arithmetic_thresholds_are_exact(output, capacity, expected) -> None:
+    rs = _rs(criteria=[{**SPEC["criteria"][0], "hazard_if": {"q": "output", "ge": {"mul": [{"q": "capacity"}, 1.1]}}}])
+    assert Engine().outcomes(rs, {"output": output, "capacity": capacity}) == [expected]
+
+
+def test_sum_of_decimals_is_exact() -> None:
+    rs = _rs(criteria=[{**SPEC["criteria"][0], "hazard_if": {"q": "output", "le": {"add": [{"q": "capacity"}, 0.2]}}}])
+    assert Engine().outcomes(rs, {"output": 0.3, "capacity": 0.1}) == [Outcome.hazard]  # 0.1 + 0.2 > 0.3 in floats
