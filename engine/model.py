@@ -328,6 +328,39 @@ class Ruleset(Strict):
             raise ValueError("supersedes 应写作 <规则集编号>@<版本>，如 industry-trade@2017")
         return v
 
+    @model_validator(mode="after")
+    def _date_literals(self) -> Ruleset:
+        """Quoted dates ("2021-01-01") compared with a date question become dates, like unquoted YAML dates."""
+        dates = {q.id for q in self.questions if q.type == QuestionType.date}
+        if not dates:
+            return self
+
+        def fix(v: Any) -> Any:
+            if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+                try:
+                    return dt.date.fromisoformat(v)
+                except ValueError:
+                    return v
+            if isinstance(v, list):
+                return [fix(x) for x in v]
+            return v
+
+        def walk(c: Any) -> None:
+            if isinstance(c, Compare):
+                if c.q in dates:
+                    field = "in_" if c.op == "in" else c.op
+                    setattr(c, field, fix(getattr(c, field)))
+                return
+            for child in (c.all if isinstance(c, All) else c.any if isinstance(c, Any_) else
+                          [c.not_] if isinstance(c, Not) else c.of if isinstance(c, AtLeast) else []):
+                walk(child)
+
+        for crit in self.criteria:
+            for cond in (crit.applies_if, crit.hazard_if):
+                if cond is not None:
+                    walk(cond)
+        return self
+
     # -------- convenience lookups (not part of the serialised contract)
 
     @property
