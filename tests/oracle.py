@@ -4,12 +4,23 @@ Deliberately shares no code with ``engine.conditions`` or ``engine.evaluator``: 
 classes of ``engine.model`` are used to walk the condition trees. Truth values are ``True``,
 ``False`` and ``UNKNOWN`` (``None``): a comparison whose answer (or any answer of its operand) is
 missing is unknown, never false.
+
+Numbers (answers, literals, arithmetic) are exact decimals as written, not binary floats: see
+``_as_number``. docs/ruleset-format.md does not say which; the engine computes exactly since commit
+11093cb ("Exact comparisons ... rational arithmetic"), and only exact arithmetic gives the reading a
+person would (110.00000000000001 is more than 110 % of 100). Dates compare as dates.
+
+``between`` is the Kleene AND of ``ge: low`` and ``le: high`` (docs: "one side false decides it").
+The outcome rules are those of ``Engine.decide``; ``Engine.outcomes`` additionally turns a judgement
+hazard without its ``describe`` text into ``incomplete``, which is not modelled here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from engine.model import (
@@ -84,10 +95,16 @@ def _as_date(x: Any) -> dt.date:
     raise TypeError(f"not a date: {x!r}")
 
 
-def _as_number(x: Any) -> int | float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
+def _as_number(x: Any) -> Fraction:
+    """A number as the exact decimal that was written: ``str`` of a float is the shortest decimal that
+    reads back as that float, i.e. what the inspector (or the ruleset author) typed. Arithmetic on
+    these is exact, so ``110.00000000000001 > 100 × 1.1`` holds (it is more than 110), whereas binary
+    float arithmetic (100 * 1.1 == 110.00000000000001) would call it "not more"."""
+    if isinstance(x, bool) or not isinstance(x, (int, float, Fraction)):
         raise TypeError(f"not a number: {x!r}")
-    return x
+    if isinstance(x, float):
+        return Fraction(str(x))
+    return Fraction(x)
 
 
 class Oracle:
@@ -118,17 +135,17 @@ class Oracle:
             return self._normal(other, self._answer(v.q, answers))
         if isinstance(v, Arith):
             # every argument is resolved first: one missing answer anywhere makes it unknown
-            args = [float(self._operand(QuestionType.number, a, answers)) for a in v.args]
+            args = [_as_number(self._operand(QuestionType.number, a, answers)) for a in v.args]
             op = v.op
             if op == "add":
-                total = 0.0
+                total = Fraction(0)
                 for a in args:
                     total = total + a
                 return total
             if op == "sub":
                 return args[0] - args[1]
             if op == "mul":
-                prod = 1.0
+                prod = Fraction(1)
                 for a in args:
                     prod = prod * a
                 return prod
@@ -279,3 +296,12 @@ def normalise_answers(rs: Ruleset, raw: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[qid] = value
     return out
+
+
+@lru_cache(maxsize=1)
+def catalog_rulesets() -> dict[str, Ruleset]:
+    """Every ruleset of the project's catalog by ``id@version``, loaded once per process and shared by
+    the test modules (loading and validating the catalog takes seconds)."""
+    from engine.catalog import Catalog
+
+    return {item.ruleset.ref: item.ruleset for item in Catalog.from_dir().items}

@@ -135,7 +135,7 @@ def test_unknown_ruleset_and_version(catalog) -> None:
 
 def test_no_version_in_force_before_first_edition(catalog) -> None:
     doc = copy.deepcopy(BASE)
-    doc["inspection_date"] = "2020-01-01"
+    doc["inspection_date"] = "2016-01-01"  # before the 2017 edition
     messages = [p.message for p in _problems(doc, catalog)]
     assert any("没有施行中的版本" in m for m in messages)
 
