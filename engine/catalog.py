@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.hashing import ruleset_sha256
+from engine.manifest import problems as manifest_problems
 from engine.model import Ruleset
 from engine.problems import Problem, ValidationFailed
 from engine.ruleset_loader import check_ruleset_file
@@ -63,6 +64,18 @@ def period_problems(items: list[Loaded]) -> list[Problem]:
     return problems
 
 
+def load_items(root: Path) -> tuple[list[Loaded], list[Problem]]:
+    """Every valid ``<id>/<version>.yaml`` under ``root`` and the problems of the invalid ones."""
+    items: list[Loaded] = []
+    problems: list[Problem] = []
+    for path in sorted(root.glob("*/*.yaml")):
+        rs, found = check_ruleset_file(path)
+        problems.extend(found)
+        if rs is not None and not found:
+            items.append(Loaded(rs, path, ruleset_sha256(rs)))
+    return items, problems
+
+
 class Catalog:
     """All ruleset files under a folder, validated on load."""
 
@@ -71,17 +84,16 @@ class Catalog:
 
     @classmethod
     def from_dir(cls, root: Path | None = None) -> Catalog:
-        """Load every ``<id>/<version>.yaml``; raise ``ValidationFailed`` with every problem in every file."""
+        """Load every ``<id>/<version>.yaml``; raise ``ValidationFailed`` with every problem in every file.
+
+        Locked versions (rulesets/MANIFEST.json) must still have their recorded content hash.
+        """
         root = root or default_rulesets_dir()
         if not root.is_dir():
             raise ValidationFailed([Problem(str(root), None, "", "规则集目录不存在")])
-        items, problems = [], []
-        for path in sorted(root.glob("*/*.yaml")):
-            rs, found = check_ruleset_file(path)
-            problems.extend(found)
-            if rs is not None and not found:
-                items.append(Loaded(rs, path, ruleset_sha256(rs)))
+        items, problems = load_items(root)
         problems.extend(period_problems(items))
+        problems.extend(manifest_problems(root, items))
         if problems:
             raise ValidationFailed(problems)
         return cls(items)

@@ -159,6 +159,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from engine.compiler import CompileError, compile_ruleset
     from engine.hashing import ruleset_sha256
+    from engine.manifest import FileCheck
     from engine.ruleset_loader import check_ruleset_file
 
     paths: list[Path] = []
@@ -174,13 +175,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not paths:
         raise UsageError(f"{', '.join(targets)} 中没有规则集文件（<id>/<version>.yaml）")
     bad = 0
+    locks = FileCheck()
+    present: set[str] = set()
     for path in paths:
         rs, problems = check_ruleset_file(path)
+        notes: list = []
         if rs is not None and not problems:
             try:
                 compile_ruleset(rs, ruleset_sha256(rs))
             except CompileError as exc:
                 problems = [f"{path}: 无法编译：{exc}"]
+        if rs is not None and not problems:
+            present.add(rs.ref)
+            problems, notes = _validate_logic_and_lock(path, rs, locks)
         if problems:
             bad += 1
             for problem in problems:
@@ -189,6 +196,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         else:
             assert rs is not None
             print(f"✓ {path}：{rs.ref}，{len(rs.criteria)} 个判定项，{len(rs.questions)} 个问题，{len(rs.tests)} 个测试用例")
+        for note in notes:
+            print(f"  {note}")
+    for target in targets:  # a whole rulesets folder: locked versions must not disappear
+        if Path(target).is_dir() and any(Path(target).glob("*/*.yaml")):
+            for problem in locks.missing(Path(target), present):
+                bad += 1
+                print(problem)
     return 1 if bad else 0
 
 
@@ -208,8 +222,10 @@ def cmd_test(args: argparse.Namespace) -> int:
     if wanted and not items:
         raise UsageError(f"没有找到规则集：{', '.join(sorted(wanted))}")
     ok = True
+    results = []
     for x in items:
         report = run_tests(x.ruleset, shared_engine())
+        results.append((x.ruleset, x.sha256, report))
         ok &= report.ok
         mark = "✓" if report.ok else "✗"
         covered = len(report.coverage) - len(report.uncovered)
@@ -224,6 +240,11 @@ def cmd_test(args: argparse.Namespace) -> int:
         for c in report.uncovered:
             lacking = sorted({"hazard", "clear"} - c.outcomes)
             print(f"    缺少覆盖：判定项 {c.id}（{c.clause}）没有通过的 {'、'.join(lacking)} 用例")
+    if args.junit:
+        from engine.junit import write_junit
+
+        write_junit(Path(args.junit), results)
+        print(f"已写入 JUnit XML：{args.junit}", file=sys.stderr)
     return 0 if ok else 1
 
 
@@ -239,6 +260,146 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     for path in write(directory):
         print(f"已写入 {path}")
     return 0
+
+
+def _shown_path(path: Path) -> Path:
+    """A path as the user would type it: relative to the working directory when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from engine.ruleset_diff import diff_rulesets, render_diff
+    from engine.ruleset_ref import RefError, looks_like_path, resolve
+
+    catalog_cache: list = []
+
+    def catalog():
+        if not catalog_cache:
+            catalog_cache.append(_catalog(args))
+        return catalog_cache[0]
+
+    if not 0 < args.similarity <= 1:
+        raise UsageError(f"--similarity 应在 0 与 1 之间：{args.similarity}")
+    sides = []
+    for text in (args.old, args.new):
+        try:
+            sides.append(resolve(text, catalog))
+        except RefError as exc:
+            raise UsageError(str(exc)) from None
+    old, new = sides
+    origin = [f"{'文件' if looks_like_path(text) else '规则集目录'} {_shown_path(x.path)}"
+              for x, text in zip(sides, (args.old, args.new))]
+    diff = diff_rulesets(old.ruleset, new.ruleset, old_origin=origin[0], new_origin=origin[1],
+                         min_similarity=args.similarity)
+    fmt = args.format or _format_from_name(args.output) or "text"
+    if fmt not in ("text", "md", "html"):
+        raise UsageError(f"差异报告不支持格式 {fmt}：请用 text、md 或 html")
+    _write(render_diff(diff, fmt), args.output)
+    if args.output:
+        print(f"比较结论：{diff.verdict}", file=sys.stderr)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from engine.replay import ReplayInputError, Replayer, collect_sources
+    from engine.replay_report import render_text, replay_document
+    from engine.service import shared_engine
+
+    fmt = args.format or ("json" if _format_from_name(args.output) == "json" else "text")
+    if not 0 < args.similarity <= 1:
+        raise UsageError(f"--similarity 应在 0 与 1 之间：{args.similarity}")
+    try:
+        replayer = Replayer(_catalog(args), args.old, args.new, shared_engine(), args.similarity)
+        result = replayer.run(collect_sources(args.checklists))
+    except ReplayInputError as exc:
+        raise UsageError(str(exc)) from None
+    if fmt == "json":
+        text = json.dumps(replay_document(result), ensure_ascii=False, indent=2)
+    else:
+        text = render_text(result)
+    _write(text, args.output)
+    if args.output:
+        changed = sum(bool(c.changes) for c in result.checklists)
+        print(f"回放 {len(result.checklists)} 份检查表，{changed} 份有判定变化，跳过 {len(result.skipped)} 份",
+              file=sys.stderr)
+    return 0
+
+
+def _validate_logic_and_lock(path: Path, rs, locks) -> tuple[list, list[str]]:
+    """validate, after the structure is valid: the manifest lock and the static logic checks.
+    Returns (errors, notes to print)."""
+    from engine.hashing import ruleset_sha256
+    from engine.static_checks import file_problems
+
+    errors, warnings = file_problems(rs, path)
+    lock_error, lock_note = locks.check(path, rs.ref, ruleset_sha256(rs))
+    if lock_error:
+        errors.insert(0, lock_error)
+    notes = [f"警告：{w}" for w in warnings] + ([f"注意：{lock_note}"] if lock_note else [])
+    return errors, notes
+
+
+def cmd_lock(args: argparse.Namespace) -> int:
+    from engine.catalog import load_items, period_problems
+    from engine.manifest import IMMUTABLE, ManifestError, manifest_path, plan, write
+    from engine.problems import ValidationFailed
+
+    root = Path(args.rulesets) if args.rulesets else _default_dir()
+    if not root.is_dir():
+        raise UsageError(f"规则集目录不存在：{root}")
+    items, problems = load_items(root)
+    problems.extend(period_problems(items))
+    if problems:
+        raise ValidationFailed(problems)
+    if not items:
+        raise UsageError(f"{root} 中没有规则集文件（<id>/<version>.yaml）")
+    try:
+        todo = plan(root, items)
+    except ManifestError as exc:
+        raise UsageError(f"{exc}（请修复或删除 {manifest_path(root)} 后重新锁定）") from None
+    if todo.refused and not args.force:
+        for old, new in todo.changed:
+            print(f"✗ 拒绝：{old.ref}（{new.file}）已锁定，记录的 sha256 为 {old.sha256}，当前为 {new.sha256}",
+                  file=sys.stderr)
+        for old in todo.removed:
+            print(f"✗ 拒绝：已锁定的 {old.ref} 的文件 {old.file} 不存在或无法加载", file=sys.stderr)
+        print(f"{IMMUTABLE}：过去的判定结果记录了这些版本的内容哈希，改动后将无法复现。"
+              "请把修改发布为新版本文件（新的 version，并设置施行日期），原版本保持不变。"
+              "确属尚未用于任何判定的更正时，可用 --force 重新锁定。未写入任何内容。", file=sys.stderr)
+        return 1
+    for e in todo.added:
+        print(f"新锁定 {e.ref}  {e.sha256}  {e.file}")
+    for old, new in todo.changed:
+        print(f"强制更新 {new.ref}  {old.sha256} → {new.sha256}  {new.file}")
+    for old in todo.removed:
+        print(f"强制移除 {old.ref}  {old.sha256}  {old.file}")
+    if args.verbose:
+        for e in todo.unchanged:
+            print(f"未变 {e.ref}  {e.sha256}  {e.file}")
+    changed = write(root, todo.entries())
+    print(f"{'已写入' if changed else '无变化：'} {manifest_path(root)}（已锁定 {len(todo.entries())} 个版本）")
+    return 0
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from engine.coverage import coverage, text_report
+    from engine.service import shared_engine
+
+    catalog = _catalog(args)
+    wanted = set(args.ids or [])
+    items = [x for x in catalog.items if not wanted or x.ruleset.id in wanted or x.ruleset.ref in wanted]
+    if wanted and not items:
+        raise UsageError(f"没有找到规则集：{', '.join(sorted(wanted))}")
+    reports = [coverage(x.ruleset, shared_engine()) for x in items]
+    if args.format == "json":
+        print(json.dumps([r.as_json() for r in reports], ensure_ascii=False, indent=2))
+    else:
+        for r in reports:
+            print("\n".join(text_report(r)))
+    return 0 if all(r.ok for r in reports) else 1
 
 
 # ---------------------------------------------------------------- parser
@@ -297,7 +458,54 @@ def build_parser() -> argparse.ArgumentParser:
                          description="运行每个规则集的测试用例；每个判定项必须至少有一个“隐患”用例和一个“未发现”用例。")
     te.add_argument("ids", nargs="*", metavar="ID", help="只测试这些规则集（id 或 id@version）")
     te.add_argument("-v", "--verbose", action="store_true", help="列出每个判定项的覆盖情况")
+    te.add_argument("--junit", metavar="FILE",
+                    help="另写 JUnit XML 报告（每个规则集版本一个 testsuite，每个测试用例一个 testcase），供 CI 读取")
     te.set_defaults(func=cmd_test)
+
+    di = rsub.add_parser("diff", help="比较两个规则集版本的差异（判定项、判定逻辑、问题）",
+                         description="比较两个规则集版本：标识信息，新增、删除和修改的判定项（条文逐字对照、"
+                                     "判定逻辑与适用条件的修改、连接词“且/或”和阈值的改变），以及问题的增删改。"
+                                     "OLD、NEW 为 id@version（如 industry-trade@2017），或规则集 YAML 文件路径"
+                                     "（可比较未发布的草案）。编号不同的判定项按条文相似度配对。")
+    di.add_argument("old", metavar="OLD", help="旧版：id@version 或 YAML 文件路径")
+    di.add_argument("new", metavar="NEW", help="新版：id@version 或 YAML 文件路径")
+    di.add_argument("--format", "-f", choices=["text", "md", "html"],
+                    help="输出格式：text 终端文本（默认）、md Markdown、html 可打印网页")
+    di.add_argument("-o", "--output", metavar="FILE", help="写入文件（按扩展名推断格式）；默认输出到屏幕")
+    di.add_argument("--similarity", type=float, default=0.5, metavar="RATIO",
+                    help="编号不同的判定项按条文相似度配对的最低相似度（0–1，默认 0.5）")
+    di.set_defaults(func=cmd_diff)
+
+    rp = rsub.add_parser("replay", help="影响回放：用新旧两个版本判定以往的检查表，列出每项判定变化",
+                         description="影响回放：把检查表（文件、目录中的全部 *.json / *.jsonl，或每行一份的 JSONL）"
+                                     "分别按 OLD 和 NEW 两个版本（id@version）判定，逐项列出变化：判定结论的改变、"
+                                     "新增隐患、不再成立的隐患、因新版本新增问题而无法判定的项目，以及新版本需要而"
+                                     "旧检查表从未询问的问题。编号不同的判定项按条文相似度配对（与 rulesets diff 相同）。"
+                                     "结构不合格的检查表列为跳过，不中断回放。退出状态：0 完成（有变化不算错误），2 输入错误。")
+    rp.add_argument("old", metavar="OLD", help="旧版本 id@version，如 industry-trade@2017")
+    rp.add_argument("new", metavar="NEW", help="新版本 id@version，如 industry-trade@2023")
+    rp.add_argument("checklists", nargs="+", metavar="CHECKLISTS", help="检查表文件、目录或 JSONL 文件（可多个）")
+    rp.add_argument("--format", "-f", choices=["text", "json"], help="输出格式：text 中文文本（默认）、json 数据")
+    rp.add_argument("-o", "--output", metavar="FILE", help="写入文件（.json 按 JSON 输出）；默认输出到屏幕")
+    rp.add_argument("--similarity", type=float, default=0.5, metavar="RATIO",
+                    help="编号不同的判定项按条文相似度配对的最低相似度（0–1，默认 0.5）")
+    rp.set_defaults(func=cmd_replay)
+
+    lk = rsub.add_parser("lock", help="锁定已发布版本：把每个版本的内容哈希写入 rulesets/MANIFEST.json",
+                         description="为规则集目录中的每个版本记录 id、版本、标准名称、文号、施行期间、内容哈希（sha256）"
+                                     "和文件路径，写入 MANIFEST.json。已锁定版本的内容不可再改：校验和每条命令都会拒绝"
+                                     "哈希不符的已锁定版本。lock 不会改动已锁定版本的记录，除非使用 --force。")
+    lk.add_argument("--force", action="store_true",
+                    help="允许改写已锁定版本的哈希或移除已删除的版本（仅用于尚未用于任何判定的更正）")
+    lk.add_argument("-v", "--verbose", action="store_true", help="同时列出未变化的版本")
+    lk.set_defaults(func=cmd_lock)
+    co = rsub.add_parser("coverage", help="覆盖率：标准条目、判定项的隐患/未发现用例、比较条件、未使用的问题",
+                         description="对每个规则集版本报告：标准条目数与已编码、未编码的判定项；有通过的隐患用例和"
+                                     "未发现用例的判定项；测试中从未为真或从未为假的比较条件（警告）；未被任何判定项使用的"
+                                     "问题。退出状态：有判定项缺少隐患或未发现用例（或测试失败）时为 1。")
+    co.add_argument("ids", nargs="*", metavar="ID", help="只统计这些规则集（id 或 id@version）")
+    co.add_argument("--format", "-f", choices=["text", "json"], default="text", help="text 中文文本（默认）或 json")
+    co.set_defaults(func=cmd_coverage)
 
     s = sub.add_parser("schemas", help="由数据模型生成 JSON Schema 文件（schemas/）",
                        description="生成规则集、检查表和判定结果的 JSON Schema；--check 只检查是否与模型一致。")

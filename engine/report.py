@@ -158,8 +158,8 @@ def _width(ch: str) -> int:
     return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 
-_NO_LINE_START = set("，。、；：？！）》」』】”’,.;:?!)")
-_NO_LINE_END = set("（《「『【“‘(")
+_NO_LINE_START = set("，。、；：？！）》」』】〕”’,.;:?!)")
+_NO_LINE_END = set("（《「『【〔“‘(")
 
 
 def wrap_cjk(value: object, width: int = 78, indent: str = "") -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from engine.answers import Answer, check_answer
@@ -15,6 +16,7 @@ class Failure:
     criterion: str
     expected: str
     got: str
+    index: int = -1  # position of the test in the ruleset's ``tests``
 
 
 @dataclass
@@ -37,6 +39,7 @@ class TestReport:
     checks: int
     failures: list[Failure]
     coverage: list[CriterionCoverage]
+    durations: list[float] = field(default_factory=list)  # seconds per test, in order
 
     @property
     def uncovered(self) -> list[CriterionCoverage]:
@@ -62,8 +65,11 @@ def run_tests(rs: Ruleset, engine: Engine) -> TestReport:
     index = {c.id: i for i, c in enumerate(rs.criteria)}
     failures: list[Failure] = []
     checks = 0
-    for t in rs.tests:
+    durations: list[float] = []
+    for i, t in enumerate(rs.tests):
+        start = time.perf_counter()
         outcomes = engine.outcomes(rs, normalise(rs, t.answers))
+        durations.append(time.perf_counter() - start)
         for cid, expected in t.expect.items():
             got = outcomes[index[cid]]
             checks += 1
@@ -72,8 +78,8 @@ def run_tests(rs: Ruleset, engine: Engine) -> TestReport:
                 cov[cid].outcomes.add(expected.value)
             else:
                 cov[cid].failures += 1
-                failures.append(Failure(t.name, cid, expected.value, got.value))
-    return TestReport(rs.ref, len(rs.tests), checks, failures, list(cov.values()))
+                failures.append(Failure(t.name, cid, expected.value, got.value, i))
+    return TestReport(rs.ref, len(rs.tests), checks, failures, list(cov.values()), durations)
 
 
 __all__ = ["run_tests", "TestReport", "Outcome"]
