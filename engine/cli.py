@@ -111,7 +111,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for x in catalog.items:
         rs = x.ruleset
         span = f"{rs.effective_from} 至 {rs.effective_until or '今'}"
-        cover = f"{len(rs.criteria)}/{rs.coverage.items_total}" + ("（部分）" if rs.is_partial else "")
+        cover = rs.coverage_ratio + ("（部分）" if rs.is_partial else "")
         rows.append((rs.id, rs.version, rs.document, span, cover, rs.title))
     if args.json:
         print(json.dumps([{"id": x.ruleset.id, "version": x.ruleset.version, "document": x.ruleset.document,
@@ -139,7 +139,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"规则集 {rs.ref}  sha256 {sel.loaded.sha256}")
     print(f"发布机关 {rs.issuer}；施行 {rs.effective_from} 至 {rs.effective_until or '今'}；选用原因：{sel.reason}")
     print(f"适用范围：{rs.scope}")
-    print(f"覆盖：{len(rs.criteria)}/{rs.coverage.items_total} 项；问题 {len(rs.questions)} 个；测试用例 {len(rs.tests)} 个")
+    print(f"覆盖：{rs.coverage_ratio} 项；问题 {len(rs.questions)} 个；测试用例 {len(rs.tests)} 个")
     for n in rs.coverage.not_encoded:
         print(f"  未收录：{n.item}（{n.reason}）")
     for w in rs.warnings:

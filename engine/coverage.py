@@ -41,7 +41,7 @@ class LeafCoverage:
 class RulesetCoverage:
     ref: str
     title: str
-    items_total: int
+    items_total: int | None  # None: the standard's own count is unknown
     encoded: int
     not_encoded: list[dict[str, str]]
     tests: TestReport
@@ -50,7 +50,9 @@ class RulesetCoverage:
 
     @property
     def unaccounted(self) -> int:
-        """Items of the standard neither encoded nor listed as not encoded (negative: over-claimed)."""
+        """Items of the standard neither encoded nor listed as not encoded (negative: over-claimed; 0 if unknown)."""
+        if self.items_total is None:
+            return 0
         return self.items_total - self.encoded - len(self.not_encoded)
 
     @property
@@ -176,7 +178,8 @@ def text_report(cov: RulesetCoverage) -> list[str]:
     """Chinese lines for the terminal."""
     mark = "✓" if cov.ok else "✗"
     lines = [f"{mark} {cov.ref} {cov.title}"]
-    lines.append(f"  标准条目 {cov.items_total} 项：已编码 {cov.encoded} 项，未编码 {len(cov.not_encoded)} 项"
+    total = "（总数未知）" if cov.items_total is None else f" {cov.items_total} 项"
+    lines.append(f"  标准条目{total}：已编码 {cov.encoded} 项，未编码 {len(cov.not_encoded)} 项"
                  + (f"，另有 {cov.unaccounted} 项既未编码也未说明" if cov.unaccounted > 0 else "")
                  + (f"（编码与未编码合计比标准多 {-cov.unaccounted} 项）" if cov.unaccounted < 0 else ""))
     for n in cov.not_encoded:

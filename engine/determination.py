@@ -71,8 +71,9 @@ class RulesetInfo(Strict):
     effective_from: dt.date
     effective_until: dt.date | None
     selected_because: str
-    items_total: int
+    items_total: int | None = Field(description="the standard's item count; null when unknown")
     items_encoded: int
+    coverage_text: str = Field(description='"N/M" as printed ("N/?" when the count is unknown)')
     not_encoded: list[str]
     partial: bool
 

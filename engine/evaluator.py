@@ -117,11 +117,10 @@ class Engine:
             verdict = "clear"
             text = VERDICT_ZH["clear"]
         if rs.is_partial and verdict != "hazard":
-            text += f"（本规则集仅覆盖该标准的 {len(rs.criteria)}/{rs.coverage.items_total} 项）"
+            text += f"（{rs.coverage_statement}）"
         warnings = [w.text for w in rs.warnings if as_of >= w.from_]
         if rs.is_partial:
-            warnings.insert(0, f"本规则集仅覆盖该标准的 {len(rs.criteria)}/{rs.coverage.items_total} 项；"
-                               f"未覆盖的项目未作判定。")
+            warnings.insert(0, f"{rs.coverage_statement}；未覆盖的项目未作判定。")
         e = checklist.enterprise
         return Determination(
             verdict=verdict,
@@ -129,6 +128,7 @@ class Engine:
                 id=rs.id, version=rs.version, sha256=loaded.sha256, title=rs.title, document=rs.document,
                 issuer=rs.issuer, effective_from=rs.effective_from, effective_until=rs.effective_until,
                 selected_because=bound.selection.reason, items_total=rs.coverage.items_total,
+                coverage_text=rs.coverage_ratio,
                 items_encoded=len(rs.criteria), not_encoded=[f"{n.item}：{n.reason}" for n in rs.coverage.not_encoded],
                 partial=rs.is_partial),
             engine={"name": "hazard-engine", "version": __version__, "backend": "durable-rules 2.0.28"},

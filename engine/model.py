@@ -288,7 +288,8 @@ class NotEncoded(Strict):
 
 
 class Coverage(Strict):
-    items_total: int = Field(ge=1)
+    items_total: int | None = Field(
+        None, ge=1, description="how many items the standard lists; null when the official count is unknown")
     not_encoded: list[NotEncoded] = Field(default_factory=list)
 
 
@@ -387,7 +388,20 @@ class Ruleset(Strict):
 
     @property
     def is_partial(self) -> bool:
-        return bool(self.coverage.not_encoded) or len(self.criteria) < self.coverage.items_total
+        total = self.coverage.items_total
+        return bool(self.coverage.not_encoded) or total is None or len(self.criteria) < total
+
+    @property
+    def coverage_ratio(self) -> str:
+        """"N/M" encoded of the standard's items ("N/?" when the standard's count is unknown)."""
+        return f"{len(self.criteria)}/{self.coverage.items_total or '?'}"
+
+    @property
+    def coverage_statement(self) -> str:
+        """The sentence every determination and report of a partial ruleset carries."""
+        if self.coverage.items_total is None:
+            return f"本规则集仅覆盖该标准的部分条目（已收录 {len(self.criteria)} 项，标准总项数未知）"
+        return f"本规则集仅覆盖该标准的 {self.coverage_ratio} 项"
 
     def in_force(self, day: dt.date) -> bool:
         return self.effective_from <= day and (self.effective_until is None or day <= self.effective_until)

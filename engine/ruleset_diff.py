@@ -562,7 +562,7 @@ def _identity(old: Ruleset, new: Ruleset) -> list[FieldChange]:
         if a != b:
             long = isinstance(a, str) and isinstance(b, str) and max(len(a), len(b)) > 40
             out.append(FieldChange(label, s(a), s(b), text_diff(a, b) if long else None))
-    cov = lambda rs: f"收录 {len(rs.criteria)}/{rs.coverage.items_total} 项"  # noqa: E731
+    cov = lambda rs: f"收录 {rs.coverage_ratio} 项"  # noqa: E731
     if cov(old) != cov(new):
         out.append(FieldChange("覆盖", cov(old), cov(new)))
     ne = lambda rs: "；".join(f"{n.item}（{n.reason}）" for n in rs.coverage.not_encoded)  # noqa: E731

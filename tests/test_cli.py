@@ -161,3 +161,22 @@ def test_overlapping_and_gapped_periods_are_errors(write_ruleset, capsys) -> Non
     write_ruleset(MINI.replace("scope: 测试", "scope: 测试\neffective_until: 2024-06-30"))
     code, _, err = run(capsys, "--rulesets", str(root), "rulesets", "list")
     assert code == 2 and "空档" in err and "2024-07-01 至 2024-12-31" in err
+
+
+@pytest.mark.parametrize("coverage,statement", [
+    ("coverage: {items_total: 5}", "本规则集仅覆盖该标准的 2/5 项"),
+    ("coverage: {}", "标准总项数未知"),
+])
+def test_partial_ruleset_never_prints_a_bare_clear(tmp_path, write_ruleset, capsys, coverage, statement) -> None:
+    root = write_ruleset(MINI.replace("coverage: {items_total: 2}", coverage)).parent.parent
+    path = _checklist(tmp_path, {"has_tank": True, "alarm": "正常", "pressure": 40})
+    code, out, _ = run(capsys, "--rulesets", str(root), "check", str(path), "-f", "json")
+    det = json.loads(out)
+    assert code == 0 and det["verdict"] == "clear" and det["ruleset"]["partial"]
+    assert det["summary"]["verdict_text"] != "未发现重大事故隐患" and statement in det["summary"]["verdict_text"]
+    assert statement in det["warnings"][0]
+    for fmt in ("text", "md", "html"):
+        code, out, _ = run(capsys, "--rulesets", str(root), "check", str(path), "-f", fmt)
+        assert statement in out
+    code, out, _ = run(capsys, "--rulesets", str(root), "rulesets", "list")
+    assert "（部分）" in out
