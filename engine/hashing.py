@@ -18,9 +18,13 @@ def sha256_of(data: Any) -> str:
 
 
 def ruleset_sha256(rs: Ruleset) -> str:
-    """Hash of the validated model (YAML comments, key order and quoting do not change it); cached."""
+    """Hash of the validated model (YAML comments, key order and quoting do not change it); cached.
+
+    ``effective_until`` is left out: closing a published version when its successor takes over is the
+    only change a locked version may receive, and it changes nothing a determination decided.
+    """
     cached = rs.__pydantic_private__.get("_sha256") if rs.__pydantic_private__ else None
     if cached is None:
-        cached = sha256_of(rs.model_dump(mode="json", by_alias=True))
+        cached = sha256_of(rs.model_dump(mode="json", by_alias=True, exclude={"effective_until"}))
         rs._sha256 = cached
     return cached
