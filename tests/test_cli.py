@@ -180,3 +180,14 @@ def test_partial_ruleset_never_prints_a_bare_clear(tmp_path, write_ruleset, caps
         assert statement in out
     code, out, _ = run(capsys, "--rulesets", str(root), "rulesets", "list")
     assert "（部分）" in out
+
+
+def test_closing_a_locked_version_keeps_it_locked(write_ruleset, capsys) -> None:
+    root = write_ruleset(MINI).parent.parent
+    assert run(capsys, "--rulesets", str(root), "rulesets", "lock")[0] == 0
+    write_ruleset(MINI.replace("scope: 测试", "scope: 测试\neffective_until: 2024-12-31"))
+    code, out, err = run(capsys, "--rulesets", str(root), "rulesets", "list")
+    assert code == 0, err
+    write_ruleset(MINI.replace("压力小于30kPa的", "压力小于31kPa的"))
+    code, _, err = run(capsys, "--rulesets", str(root), "rulesets", "list")
+    assert code == 2 and "已发布版本不可修改" in err
