@@ -402,6 +402,25 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in reports) else 1
 
 
+# ---------------------------------------------------------------- serve
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from engine.web.app import create_app
+    except ImportError as exc:
+        raise UsageError(f"缺少网页服务所需的软件包（{exc.name}）：请运行 pip install -e . 重新安装") from None
+    app = create_app(Path(args.rulesets) if args.rulesets else None)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"Hazard Engine 网页已启动：http://{shown}:{args.port}/  （API 文档：/docs；按 Ctrl+C 停止）", file=sys.stderr)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print("注意：网页没有登录验证，任何能访问此地址的人都能提交检查表；请只在可信的网络中使用。", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, server_header=False)
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -506,6 +525,15 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("ids", nargs="*", metavar="ID", help="只统计这些规则集（id 或 id@version）")
     co.add_argument("--format", "-f", choices=["text", "json"], default="text", help="text 中文文本（默认）或 json")
     co.set_defaults(func=cmd_coverage)
+
+    sv = sub.add_parser("serve", help="启动网页（填写检查表、查看判定结果）和 HTTP API",
+                        description="在本机启动网页应用和 JSON HTTP API：在浏览器中选择判定标准、填写检查表、查看和打印判定结果；"
+                                    "API 位于 /api/v1，文档位于 /docs。所有页面资源均由本程序提供，不访问外部网络。")
+    sv.add_argument("--host", default="127.0.0.1", help="监听地址（默认 127.0.0.1，仅本机可访问）")
+    sv.add_argument("--port", type=int, default=8000, help="端口（默认 8000）")
+    sv.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+                    help="日志级别（默认 info）")
+    sv.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("schemas", help="由数据模型生成 JSON Schema 文件（schemas/）",
                        description="生成规则集、检查表和判定结果的 JSON Schema；--check 只检查是否与模型一致。")

@@ -43,7 +43,7 @@ class RulesetCoverage:
     title: str
     items_total: int | None  # None: the standard's own count is unknown
     encoded: int
-    not_encoded: list[dict[str, str]]
+    not_encoded: list[dict[str, Any]]
     tests: TestReport
     leaves: list[LeafCoverage] = field(default_factory=list)
     unused_questions: list[str] = field(default_factory=list)
@@ -53,7 +53,11 @@ class RulesetCoverage:
         """Items of the standard neither encoded nor listed as not encoded (negative: over-claimed; 0 if unknown)."""
         if self.items_total is None:
             return 0
-        return self.items_total - self.encoded - len(self.not_encoded)
+        return self.items_total - self.encoded - self.not_encoded_count
+
+    @property
+    def not_encoded_count(self) -> int:
+        return sum(int(n.get("count", 1)) for n in self.not_encoded)
 
     @property
     def criteria_covered(self) -> int:
@@ -170,7 +174,7 @@ def coverage(rs: Ruleset, engine: Engine, report: TestReport | None = None) -> R
     report = report or run_tests(rs, engine)
     return RulesetCoverage(
         ref=rs.ref, title=rs.title, items_total=rs.coverage.items_total, encoded=len(rs.criteria),
-        not_encoded=[{"item": n.item, "reason": n.reason} for n in rs.coverage.not_encoded],
+        not_encoded=[{"item": n.item, "reason": n.reason, "count": n.count} for n in rs.coverage.not_encoded],
         tests=report, leaves=leaf_coverage(rs), unused_questions=unused_questions(rs))
 
 
@@ -179,7 +183,7 @@ def text_report(cov: RulesetCoverage) -> list[str]:
     mark = "✓" if cov.ok else "✗"
     lines = [f"{mark} {cov.ref} {cov.title}"]
     total = "（总数未知）" if cov.items_total is None else f" {cov.items_total} 项"
-    lines.append(f"  标准条目{total}：已编码 {cov.encoded} 项，未编码 {len(cov.not_encoded)} 项"
+    lines.append(f"  标准条目{total}：已编码 {cov.encoded} 项，未编码 {cov.not_encoded_count} 项"
                  + (f"，另有 {cov.unaccounted} 项既未编码也未说明" if cov.unaccounted > 0 else "")
                  + (f"（编码与未编码合计比标准多 {-cov.unaccounted} 项）" if cov.unaccounted < 0 else ""))
     for n in cov.not_encoded:

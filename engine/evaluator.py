@@ -116,7 +116,7 @@ class Engine:
         else:
             verdict = "clear"
             text = VERDICT_ZH["clear"]
-        if rs.is_partial and verdict != "hazard":
+        if rs.is_partial:
             text += f"（{rs.coverage_statement}）"
         warnings = [w.text for w in rs.warnings if as_of >= w.from_]
         if rs.is_partial:

@@ -22,9 +22,10 @@ def ruleset_sha256(rs: Ruleset) -> str:
 
     ``effective_until`` is left out: closing a published version when its successor takes over is the
     only change a locked version may receive, and it changes nothing a determination decided.
+    Defaults are left out too, so a new optional key in the format does not change existing hashes.
     """
     cached = rs.__pydantic_private__.get("_sha256") if rs.__pydantic_private__ else None
     if cached is None:
-        cached = sha256_of(rs.model_dump(mode="json", by_alias=True, exclude={"effective_until"}))
+        cached = sha256_of(rs.model_dump(mode="json", by_alias=True, exclude={"effective_until"}, exclude_defaults=True))
         rs._sha256 = cached
     return cached

@@ -285,6 +285,7 @@ class Section(Strict):
 class NotEncoded(Strict):
     item: str
     reason: str
+    count: int = Field(1, ge=1, description="how many of the standard's items this entry stands for")
 
 
 class Coverage(Strict):
