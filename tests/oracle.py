@@ -231,6 +231,17 @@ def oracle_outcomes(rs: Ruleset, answers: Mapping[str, Any]) -> list[Outcome]:
     return Oracle(rs).outcomes(answers)
 
 
+def oracle_final_outcomes(rs: Ruleset, answers: Mapping[str, Any]) -> list[Outcome]:
+    """As ``Engine.outcomes``: a judged hazard whose ``describe`` text is missing or blank is incomplete."""
+    out = []
+    for c, o in zip(rs.criteria, oracle_outcomes(rs, answers)):
+        text = answers.get(c.describe) if c.describe else None
+        if o == Outcome.hazard and c.describe and not (isinstance(text, str) and text.strip()):
+            o = Outcome.incomplete
+        out.append(o)
+    return out
+
+
 # ---------------------------------------------------------------- helpers for tests
 
 
