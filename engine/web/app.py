@@ -8,7 +8,6 @@ app works on a disconnected network and leaks nothing to third parties.
 from __future__ import annotations
 
 import html
-import json
 import logging
 import threading
 from http import HTTPStatus
@@ -183,15 +182,15 @@ def create_app(catalog_dir: Path | None = None, *, catalog: Catalog | None = Non
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     docs_dir = _swagger_dir()
     if docs_dir is not None:
-        app.mount("/static/docs", StaticFiles(directory=docs_dir), name="docs-static")
+        app.mount("/docs-static", StaticFiles(directory=docs_dir), name="docs-static")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         if docs_dir is None:
             return HTMLResponse(_plain_docs(app))
         return get_swagger_ui_html(openapi_url="/openapi.json", title=app.title,
-                                   swagger_js_url="/static/docs/swagger-ui-bundle.js",
-                                   swagger_css_url="/static/docs/swagger-ui.css",
+                                   swagger_js_url="/docs-static/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-static/swagger-ui.css",
                                    swagger_favicon_url="/static/favicon.svg",
                                    swagger_ui_parameters={"validatorUrl": None, "defaultModelsExpandDepth": 0})
 
@@ -257,7 +256,3 @@ def _plain_docs(app: FastAPI) -> str:
             f'<link rel="stylesheet" href="/static/app.css"></head><body><main class="page">'
             f'<h1>{html.escape(app.title)}</h1><p>OpenAPI：<a href="/openapi.json">/openapi.json</a></p>'
             f'<ul>{"".join(rows)}</ul></main></body></html>')
-
-
-def json_dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2)

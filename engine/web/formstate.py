@@ -316,7 +316,8 @@ def _apply_details(state: dict[str, Any], form: FormData) -> None:
                 _set(person, key, value)
             if person:
                 inspectors.append(person)
-        state["inspectors"] = inspectors
+        if inspectors or "inspectors" in state:
+            state["inspectors"] = inspectors
 
 
 # ---------------------------------------------------------------- validation
