@@ -80,26 +80,26 @@ def relevant_questions(rs: Ruleset, known: dict[str, Answer]) -> list[Question]:
 
 
 def form_sections(rs: Ruleset, known: dict[str, Answer]) -> list[FormSection]:
-    users: dict[str, list[str]] = {}
-    for c in rs.criteria:
-        for qid in questions_of(c.applies_if) + questions_of(c.hazard_if):
-            users.setdefault(qid, [])
-            if c.clause not in users[qid]:
-                users[qid].append(c.clause)
+    clauses = clauses_by_question(rs)
     qs = relevant_questions(rs, known)
     sections = []
     for s in rs.sections:
-        items = [FormQuestion(q, _options(q), _checked(q, known.get(q.id)), _hint(q), _clauses(users.get(q.id, [])))
+        items = [FormQuestion(q, _options(q), _checked(q, known.get(q.id)), _hint(q), clauses.get(q.id, ""))
                  for q in qs if q.section == s.id]
         if items:
             sections.append(FormSection(s.id, s.title, items))
     return sections
 
 
-def _clauses(clauses: list[str]) -> str:
-    if len(clauses) <= 4:
-        return "、".join(clauses)
-    return f"{'、'.join(clauses[:3])} 等 {len(clauses)} 项"
+def clauses_by_question(rs: Ruleset) -> dict[str, str]:
+    """Question id → the clauses that use it, shortened for print ("第一项、第二项、第三项 等 7 项")."""
+    users: dict[str, list[str]] = {}
+    for c in rs.criteria:
+        for qid in questions_of(c.applies_if) + questions_of(c.hazard_if):
+            users.setdefault(qid, [])
+            if c.clause not in users[qid]:
+                users[qid].append(c.clause)
+    return {qid: "、".join(cs) if len(cs) <= 4 else f"{'、'.join(cs[:3])} 等 {len(cs)} 项" for qid, cs in users.items()}
 
 
 def _checked(q: Question, value: Answer | None) -> list[str]:

@@ -212,15 +212,21 @@ def _default_dir() -> Path:
     return default_rulesets_dir()
 
 
-def cmd_test(args: argparse.Namespace) -> int:
-    from engine.ruleset_tests import run_tests
-    from engine.service import shared_engine
-
+def _wanted_items(args: argparse.Namespace) -> list:
+    """The catalog's versions named by ``args.ids`` (id or id@version), or all of them."""
     catalog = _catalog(args)
     wanted = set(args.ids or [])
     items = [x for x in catalog.items if not wanted or x.ruleset.id in wanted or x.ruleset.ref in wanted]
     if wanted and not items:
         raise UsageError(f"没有找到规则集：{', '.join(sorted(wanted))}")
+    return items
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from engine.ruleset_tests import run_tests
+    from engine.service import shared_engine
+
+    items = _wanted_items(args)
     ok = True
     results = []
     for x in items:
@@ -388,11 +394,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     from engine.coverage import coverage, text_report
     from engine.service import shared_engine
 
-    catalog = _catalog(args)
-    wanted = set(args.ids or [])
-    items = [x for x in catalog.items if not wanted or x.ruleset.id in wanted or x.ruleset.ref in wanted]
-    if wanted and not items:
-        raise UsageError(f"没有找到规则集：{', '.join(sorted(wanted))}")
+    items = _wanted_items(args)
     reports = [coverage(x.ruleset, shared_engine()) for x in items]
     if args.format == "json":
         print(json.dumps([r.as_json() for r in reports], ensure_ascii=False, indent=2))

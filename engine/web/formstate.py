@@ -25,7 +25,7 @@ from typing import Any
 
 from engine.answers import Answer, check_answer
 from engine.binding import bind
-from engine.blank import relevant_questions
+from engine.blank import clauses_by_question, relevant_questions
 from engine.catalog import Catalog, Selection, SelectionError
 from engine.checklist import Checklist, json_path, parse_checklist
 from engine.conditions import questions_of
@@ -422,19 +422,6 @@ class RulesetForm:
         return sum(len(s.fields) for s in self.sections)
 
 
-def _clauses(rs: Ruleset) -> dict[str, str]:
-    users: dict[str, list[str]] = {}
-    for c in rs.criteria:
-        for qid in questions_of(c.applies_if) + questions_of(c.hazard_if):
-            users.setdefault(qid, [])
-            if c.clause not in users[qid]:
-                users[qid].append(c.clause)
-    out = {}
-    for qid, clauses in users.items():
-        out[qid] = "、".join(clauses) if len(clauses) <= 4 else f"{'、'.join(clauses[:3])} 等 {len(clauses)} 项"
-    return out
-
-
 def active_warnings(rs: Ruleset, day: dt.date | None) -> list[str]:
     return [w.text for w in rs.warnings if day is not None and w.from_ <= day]
 
@@ -467,7 +454,7 @@ def build_forms(selected: Selected, state: dict[str, Any], profile: bool,
             shown = [q for q in relevant_questions(rs, known) if not q.profile]
             visible = {q.id for q in relevant_questions(rs, typed)}
         shown_ids = {q.id for q in shown}
-        clauses = _clauses(rs)
+        clauses = clauses_by_question(rs)
         slot_of = {s.question.id: s for s in slots}
         sections = []
         for sec in rs.sections:
