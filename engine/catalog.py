@@ -64,11 +64,13 @@ def period_problems(items: list[Loaded]) -> list[Problem]:
     return problems
 
 
-def load_items(root: Path) -> tuple[list[Loaded], list[Problem]]:
-    """Every valid ``<id>/<version>.yaml`` under ``root`` and the problems of the invalid ones."""
+def load_items(root: Path, ids: set[str] | None = None) -> tuple[list[Loaded], list[Problem]]:
+    """Every valid ``<id>/<version>.yaml`` under ``root`` (only the given ruleset ids, if any) and the
+    problems of the invalid ones."""
     items: list[Loaded] = []
     problems: list[Problem] = []
-    for path in sorted(root.glob("*/*.yaml")):
+    paths = sorted(root.glob("*/*.yaml")) if ids is None else sorted(p for i in ids for p in root.glob(f"{i}/*.yaml"))
+    for path in paths:
         rs, found = check_ruleset_file(path)
         problems.extend(found)
         if rs is not None and not found:
@@ -83,15 +85,16 @@ class Catalog:
         self.items = sorted(items, key=lambda x: (x.ruleset.id, x.ruleset.effective_from))
 
     @classmethod
-    def from_dir(cls, root: Path | None = None) -> Catalog:
-        """Load every ``<id>/<version>.yaml``; raise ``ValidationFailed`` with every problem in every file.
+    def from_dir(cls, root: Path | None = None, ids: set[str] | None = None) -> Catalog:
+        """Load every ``<id>/<version>.yaml`` (or only those of ``ids``, e.g. the rulesets one checklist
+        names); raise ``ValidationFailed`` with every problem in every file loaded.
 
         Locked versions (rulesets/MANIFEST.json) must still have their recorded content hash.
         """
         root = root or default_rulesets_dir()
         if not root.is_dir():
             raise ValidationFailed([Problem(str(root), None, "", "规则集目录不存在")])
-        items, problems = load_items(root)
+        items, problems = load_items(root, ids)
         problems.extend(period_problems(items))
         problems.extend(manifest_problems(root, items))
         if problems:

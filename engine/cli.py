@@ -48,7 +48,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from engine.service import as_document, check_file
 
     fmt = args.format or _format_from_name(args.output) or "text"
-    dets = check_file(Path(args.checklist), _catalog(args), args.as_of)
+    dets = check_file(Path(args.checklist), None, args.as_of, Path(args.rulesets) if args.rulesets else None)
     if fmt == "json":
         doc = as_document(dets)
         text = json.dumps(doc.model_dump(mode="json"), ensure_ascii=False, indent=2)

@@ -33,8 +33,12 @@ def determine(checklist: Checklist, raw: dict, catalog: Catalog, file: str,
     return [eng.determine(b, checklist, digest, day) for b in bound]
 
 
-def check_file(path: Path, catalog: Catalog, as_of: dt.date | None = None) -> list[Determination]:
+def check_file(path: Path, catalog: Catalog | None = None, as_of: dt.date | None = None,
+               rulesets_dir: Path | None = None) -> list[Determination]:
+    """Judge one checklist file; without a catalog, only the rulesets the checklist names are loaded."""
     checklist, raw = read_checklist(path)
+    if catalog is None:
+        catalog = Catalog.from_dir(rulesets_dir, ids={ref.partition("@")[0] for ref in checklist.rulesets})
     return determine(checklist, raw, catalog, str(path), as_of)
 
 

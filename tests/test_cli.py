@@ -191,3 +191,12 @@ def test_closing_a_locked_version_keeps_it_locked(write_ruleset, capsys) -> None
     write_ruleset(MINI.replace("压力小于30kPa的", "压力小于31kPa的"))
     code, _, err = run(capsys, "--rulesets", str(root), "rulesets", "list")
     assert code == 2 and "已发布版本不可修改" in err
+
+
+def test_check_loads_only_the_rulesets_the_checklist_names(tmp_path, write_ruleset, capsys) -> None:
+    root = write_ruleset(MINI).parent.parent
+    write_ruleset("format: 1\nid: other\n", rid="other", version="1")  # broken, but not named by the checklist
+    path = _checklist(tmp_path, {"has_tank": True, "alarm": "正常", "pressure": 40})
+    assert run(capsys, "--rulesets", str(root), "check", str(path))[0] == 0
+    code, _, err = run(capsys, "--rulesets", str(root), "rulesets", "validate")
+    assert code == 1 or code == 2
