@@ -37,9 +37,6 @@ class DurableBackend:
                 raise DurableError(f"{name}: {exc}") from exc
             self._json[name] = rules_json
 
-    def registered(self, name: str) -> bool:
-        return name in self._handles
-
     def unregister(self, name: str) -> None:
         with self._lock:
             handle = self._handles.pop(name, None)

@@ -113,8 +113,6 @@ def operand_value(v: Any, answers: Mapping[str, Answer]) -> Any:
     return v
 
 
-_num = exact
-
 
 def difference_sign(answer: Any, operand: Any) -> int:
     """sign(answer − operand), computed exactly."""
@@ -138,14 +136,14 @@ def eval_leaf(leaf: Compare, answers: Mapping[str, Answer]) -> Truth:
         # other bound (a question) is unanswered.
         lo, hi = (operand_value(x, answers) for x in v)
         sides = [None if b is None else cmp for b, cmp in
-                 ((lo, lo is not None and _num(lo) <= _num(a)), (hi, hi is not None and _num(a) <= _num(hi)))]
+                 ((lo, lo is not None and exact(lo) <= exact(a)), (hi, hi is not None and exact(a) <= exact(hi)))]
         if False in sides:
             return False
         return None if None in sides else True
     r = operand_value(v, answers)
     if r is None:
         return None
-    x, y = _num(a), _num(r)
+    x, y = exact(a), exact(r)
     if op == "eq":
         return x == y
     if op == "ne":

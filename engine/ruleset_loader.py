@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.answers import check_answer
-from engine.conditions import children
+from engine.conditions import children, questions_of
 from engine.model import (
     DEVICE_OK,
     All,
@@ -100,7 +100,7 @@ class _Semantics:
             self._condition(c.hazard_if, base + ("hazard_if",), used)
             if c.kind == CriterionKind.judgement and not any(
                 self.questions.get(q) and self.questions[q].type == QuestionType.boolean
-                for q in _qs(c.hazard_if)
+                for q in questions_of(c.hazard_if)
             ):
                 self.err(base + ("hazard_if",), "判断类（judgement）判定项应以一个是/否问题记录检查人员的判断")
             if c.describe is not None:
@@ -268,9 +268,3 @@ class _Semantics:
             if lacking:
                 self.err(("criteria", i, "id"),
                          f"判定项 {c.id}（{c.clause}）缺少预期结果为 {'、'.join(lacking)} 的测试用例")
-
-
-def _qs(c: Condition) -> list[str]:
-    from engine.conditions import questions_of
-
-    return questions_of(c)
